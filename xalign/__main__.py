@@ -1,0 +1,3 @@
+from xalign.cli.main import main
+
+main()

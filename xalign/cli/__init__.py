@@ -1,0 +1,1 @@
+"""The ``xalign`` command line."""

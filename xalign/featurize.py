@@ -1,0 +1,42 @@
+"""load → preprocess → frozen encoder: the one path from a media item to features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xalign.encoders.frozen import FrozenEncoder
+from xalign.errors import MediaError
+from xalign.modality import Modality
+
+
+def preprocess_item(modality: Modality, raw: Any, train: bool = False,
+                    source: str | Path | None = None) -> torch.Tensor:
+    """Run the plugin's preprocessing and check the contract (``Tensor[F, ...]``, finite)."""
+    try:
+        tensor = modality.preprocess(raw, train)
+    except MediaError:
+        raise
+    except Exception as exc:  # a plugin bug or odd input: report it against the file
+        raise MediaError(source, f"{modality.name} preprocessing failed: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(tensor, torch.Tensor) or tensor.ndim < 2:
+        raise MediaError(source, f"{modality.name} preprocess must return Tensor[F, ...], got "
+                                 f"{getattr(tensor, 'shape', type(tensor).__name__)}")
+    if not torch.isfinite(tensor).all():
+        raise MediaError(source, "preprocessed input contains NaN or inf")
+    return tensor
+
+
+def featurize(modality: Modality, encoder: FrozenEncoder, raw: Any, train: bool = False,
+              source: str | Path | None = None) -> torch.Tensor:
+    """Features ``Tensor[F, T, d]`` of one item (F frames) from its raw form."""
+    return encoder(preprocess_item(modality, raw, train, source)).cpu()
+
+
+def featurize_file(modality: Modality, encoder: FrozenEncoder, path: str | Path,
+                   train: bool = False) -> torch.Tensor:
+    """Features of one file; raises :class:`MediaError` naming the file on any failure."""
+    return featurize(modality, encoder, modality.load(Path(path)), train, source=path)
