@@ -1,0 +1,6 @@
+"""``xalign data …``: data tools (synthetic world, DisCRn and QA builders)."""
+
+from xalign.cli._mount import group
+
+app = group("Data tools: write the synthetic world, build DisCRn and QA sets.",
+            ["xalign.cli.data_synth", "xalign.cli.data_discrn", "xalign.cli.data_qa"])
