@@ -31,13 +31,18 @@ class FrozenEncoder(nn.Module):
     def train(self, mode: bool = True) -> FrozenEncoder:  # noqa: ARG002 - frozen on purpose
         return super().train(False)
 
+    def _first_tensor(self) -> torch.Tensor | None:
+        return next(iter([*self.backbone.parameters(), *self.backbone.buffers()]), None)
+
     @property
     def device(self) -> torch.device:
-        return next(self.backbone.parameters()).device
+        first = self._first_tensor()
+        return first.device if first is not None else torch.device("cpu")
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.backbone.parameters()).dtype
+        first = self._first_tensor()
+        return first.dtype if first is not None else torch.float32
 
     @torch.no_grad()
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,48 @@
+# The README's first two commands: `make demo` and `make test`. Both set up .venv on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGINS := plugins/xalign-plugin-image plugins/xalign-plugin-video plugins/xalign-plugin-audio plugins/xalign-plugin-3d
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
+
+.PHONY: install demo test test-long lint bench clean system-deps
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	$(MAKE) system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: any other spec pulls several GB of CUDA packages.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,lora,datagen]" $(addprefix -e ,$(PLUGINS))
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# open3d-cpu (3d plugin) needs libusb-1.0-0 at import time.
+system-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing libusb-1.0-0 (needed by open3d-cpu)"; \
+	    ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libusb-1.0-0) \
+	      || echo "warning: could not install libusb-1.0-0; the 3d plugin will say so"; \
+	  else echo "warning: libusb-1.0-0 missing and no apt-get; install it for the 3d plugin"; fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/xalign plugins
+	$(BIN)/python -m xalign.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-long: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check xalign plugins tests bench
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist runs .pytest_cache

@@ -1,0 +1,11 @@
+"""Test-wide settings: never touch the network, keep CPU threads bounded."""
+
+from __future__ import annotations
+
+import os
+
+# No test may download weights: fail fast instead of hanging on the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,1 @@
+"""In-process fake plugins for registry tests (no installation needed)."""

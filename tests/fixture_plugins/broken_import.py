@@ -1,0 +1,3 @@
+"""A plugin that raises at import."""
+
+raise RuntimeError("boom at import")

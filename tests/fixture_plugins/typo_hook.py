@@ -1,0 +1,8 @@
+"""A plugin with a misspelt hook name (pluggy's check_pending finds it)."""
+
+from xalign import hookimpl
+
+
+@hookimpl
+def register_modality(register):  # missing final 's'
+    pass
