@@ -1,0 +1,120 @@
+"""Sources -> model examples: each item's media through load, preprocess, frozen encoder, cache.
+
+Augmentation policy with the cache (documented in docs/data.md): eval-mode features are
+cached once per item. Train-mode features (``train=True``, where plugins may augment,
+e.g. a random crop) are cached as ``cache.train_views`` augmented views per item; view
+``(epoch + i) % train_views`` is used in epoch ``epoch`` (call :meth:`set_epoch`), and each
+view is computed under an RNG seeded from its key so it is reproducible. With
+``train_views=0`` train-mode features bypass the cache and are augmented afresh each time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xalign.encoders.frozen import FrozenEncoder
+from xalign.errors import MediaError, UnknownNameError
+from xalign.featurize import featurize
+from xalign.registry import get_modality
+
+from .cache import FeatureCache
+from .hashing import encoder_fingerprint
+from .items import Source, TrainItem, check_index
+
+
+@contextmanager
+def seeded_everything(seed: int) -> Iterator[None]:
+    """Seed torch, numpy and ``random`` for a block, restoring the caller's RNG states after."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed % (1 << 32))
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+class FeatureDataset:
+    """``dataset[i] -> xalign.model.Example`` with one ``MediaFeatures`` per media input.
+
+    ``encoders`` maps each modality name to its frozen encoder. A file that fails to load
+    or preprocess raises :class:`MediaError` naming the file; the trainer catches it and
+    records the item in its :class:`~xalign.data.SkipReport`.
+    """
+
+    def __init__(self, source: Source, encoders: Mapping[str, FrozenEncoder],
+                 cache: FeatureCache | None = None, train: bool = False) -> None:
+        self.source, self.encoders, self.cache, self.train = source, dict(encoders), cache, train
+        self.epoch = 0
+        # weight fingerprints enter the cache key: other weights under the same id never hit
+        self._encoder_ids = ({m: encoder_fingerprint(e) for m, e in self.encoders.items()}
+                             if cache is not None else {})
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select which cached augmented view each item uses (train mode with a cache)."""
+        self.epoch = int(epoch)
+
+    def item(self, i: int) -> TrainItem:
+        """The source item behind example ``i`` (id, task, candidates…)."""
+        return self.source[i]
+
+    def __getitem__(self, i: int) -> Any:
+        from xalign.model import Example, MediaFeatures  # the model module loads the LLM stack
+
+        i = check_index(i, len(self.source), self.source.name)
+        item = self.source[i]
+        media = [MediaFeatures(modality=m, features=self.features(m, obj, view_of=i))
+                 for m, obj in item.media]
+        return Example(media=media, instruction=item.instruction, target=item.target)
+
+    def features(self, modality: str, media: Any, view_of: int = 0) -> torch.Tensor:
+        """Features ``Tensor[F, T, d]`` of one input (a path or a raw object), via the cache."""
+        if modality not in self.encoders:
+            raise UnknownNameError("encoder for modality", modality, self.encoders,
+                                   hint="pass one in FeatureDataset(encoders={...})")
+        cache = self.cache
+        if cache is None or (self.train and cache.train_views == 0):
+            return self._compute(modality, media)
+        view = (self.epoch + view_of) % cache.train_views if self.train else 0
+        try:
+            key = cache.key(modality, media, self.train, view=view,
+                            encoder_id=self._encoder_ids[modality])
+        except TypeError:  # raw object the cache cannot hash: compute uncached
+            return self._compute(modality, media)
+        features = cache.get(key)
+        if features is None:
+            if self.train:  # a reproducible augmented view
+                with seeded_everything(int(key[:15], 16)):
+                    features = self._compute(modality, media)
+            else:
+                features = self._compute(modality, media)
+            cache.put(key, features)
+        return features
+
+    def _compute(self, modality_name: str, media: Any) -> torch.Tensor:
+        modality = get_modality(modality_name)
+        encoder = self.encoders[modality_name]
+        if isinstance(media, (str, Path)):
+            path = Path(media)
+            try:
+                raw = modality.load(path)
+            except MediaError:
+                raise
+            except Exception as exc:  # a plugin loader bug still names the file
+                raise MediaError(path, f"{modality_name} loader failed: "
+                                       f"{type(exc).__name__}: {exc}") from exc
+            return featurize(modality, encoder, raw, self.train, source=path)
+        return featurize(modality, encoder, media, self.train)
