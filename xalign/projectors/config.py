@@ -69,7 +69,8 @@ class ProjectorConfig:
     frames: int = 1
     qformer_prompt: str | None = None  # fixed Q-Former prompt instead of the instruction
     instruction_tokenizer: str = "llm"  # "llm" or a tokenizer id/path (paper: bert-base-uncased)
-    instruction_vocab_size: int | None = None  # vocab of the instruction tokenizer
+    # vocab of the instruction tokenizer; required for "llm", else defaults to 30523 (LAVIS BERT)
+    instruction_vocab_size: int | None = None
     match_params_of: str | None = None  # linear only: "qformer"
     hidden_dim: int | None = None  # mlp hidden width / linear bottleneck rank
 
@@ -92,7 +93,7 @@ class ProjectorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProjectorConfig:
-        """Build from a dict; unknown keys raise :class:`UnknownNameError` listing the valid ones."""
+        """Build from a dict; an unknown key raises :class:`UnknownNameError` (lists valid keys)."""
         names = [f.name for f in dataclasses.fields(cls)]
         for key in data:
             if key not in names:

@@ -1,4 +1,4 @@
-"""Instruction-aware Q-Former projector (X-InstructBLIP), built on transformers' InstructBLIP Q-Former.
+"""Instruction-aware Q-Former projector (X-InstructBLIP) on transformers' InstructBLIP Q-Former.
 
 Components, named as the state dict names them:
 
@@ -55,7 +55,8 @@ class QFormerProjector(Projector):
         preset = config.qformer_preset()
         self.ln = nn.LayerNorm(config.feature_dim, eps=preset.ln_eps)
         # LAVIS initialises the queries like BERT weights: N(0, 0.02).
-        self.query_tokens = nn.Parameter(torch.randn(1, config.num_tokens, preset.hidden_size) * 0.02)
+        queries = torch.randn(1, config.num_tokens, preset.hidden_size) * 0.02
+        self.query_tokens = nn.Parameter(queries)
         self.qformer = InstructBlipQFormerModel(hf_qformer_config(config))
         self.llm_proj = nn.Linear(preset.hidden_size, config.llm_dim)
 
