@@ -13,7 +13,10 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: any other spec pulls several GB of CUDA packages.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,lora,datagen]" $(addprefix -e ,$(PLUGINS))
+	# compat mode: plugins go on sys.path like a wheel would, so a wheel installed in
+	# another venv layered over this one takes precedence (tests/test_packaging.py)
+	$(BIN)/pip install -q -e ".[dev,lora,datagen]"
+	$(BIN)/pip install -q --config-settings editable_mode=compat $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 install: $(STAMP)

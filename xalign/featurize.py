@@ -17,7 +17,9 @@ def preprocess_item(modality: Modality, raw: Any, train: bool = False,
     """Run the plugin's preprocessing and check the contract (``Tensor[F, ...]``, finite)."""
     try:
         tensor = modality.preprocess(raw, train)
-    except MediaError:
+    except MediaError as exc:
+        if exc.path == "<in-memory>" and source is not None:
+            raise MediaError(source, exc.reason) from exc
         raise
     except Exception as exc:  # a plugin bug or odd input: report it against the file
         raise MediaError(source, f"{modality.name} preprocessing failed: "
