@@ -66,6 +66,7 @@ def mel_scale(freq: torch.Tensor | float) -> torch.Tensor:
     return 1127.0 * torch.log1p(torch.as_tensor(freq, dtype=torch.float64) / 700.0)
 
 
+@lru_cache(maxsize=16)
 def feature_window(opts: FbankOptions) -> torch.Tensor:
     """The analysis window of ``opts.window_type`` (float64, symmetric as in Kaldi)."""
     n = opts.window_size
@@ -141,19 +142,25 @@ def fbank(waveform: torch.Tensor, opts: FbankOptions | None = None) -> torch.Ten
     if waveform.ndim != 1:
         raise ValueError(f"fbank expects a 1-D waveform, got shape {tuple(waveform.shape)}")
     wave = waveform.to(torch.float64)
-    frames = wave[_frame_indices(wave.shape[0], opts)]  # [F, window_size]
+    if opts.snip_edges and wave.shape[0] >= opts.window_size:  # a strided view, no copy
+        frames = wave.unfold(0, opts.window_size, opts.window_shift)
+    else:
+        frames = wave[_frame_indices(wave.shape[0], opts)]  # [F, window_size]
+    if frames.shape[0] == 0:  # shorter than one frame (MKL's FFT rejects empty batches)
+        return torch.zeros(0, opts.num_mel_bins + int(opts.use_energy))
     if opts.remove_dc_offset:
         frames = frames - frames.mean(dim=1, keepdim=True)
-    energy = frames.pow(2).sum(dim=1) if opts.raw_energy else None
+    energy = frames.pow(2).sum(dim=1) if opts.use_energy and opts.raw_energy else None
     if opts.preemphasis != 0.0:
         previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
         frames = frames - opts.preemphasis * previous
     frames = frames * feature_window(opts)
-    if energy is None:
+    if opts.use_energy and energy is None:
         energy = frames.pow(2).sum(dim=1)
-    spectrum = torch.fft.rfft(frames, n=opts.padded_window_size).abs()
-    if opts.use_power:
-        spectrum = spectrum.pow(2)
+    spectrum = torch.view_as_real(torch.fft.rfft(frames, n=opts.padded_window_size))
+    spectrum = spectrum.square().sum(dim=-1)  # power
+    if not opts.use_power:
+        spectrum = spectrum.sqrt()
     mel = spectrum @ mel_banks(opts).T
     if opts.use_log_fbank:
         mel = mel.clamp_min(LOG_FLOOR).log()
