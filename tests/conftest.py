@@ -9,3 +9,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import torch  # noqa: E402
+
+# One intra-op thread per test process: on 2 cores, torch's own threads mostly
+# spin against each other (measured 3-4x slower suites with the default).
+torch.set_num_threads(1)

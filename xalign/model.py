@@ -1,0 +1,310 @@
+"""XAlignModel: a frozen LLM plus one projector per modality (loss, generation, ranking).
+
+Features arrive precomputed (``MediaFeatures``: ``[F, T, d_enc]`` per item, maybe from
+a feature cache); encoders are not part of the forward pass (``build_encoders``
+makes them for the CLI and the data tools). Items of one modality are projected
+in one batched call: the ``F`` frames of an item become ``F`` rows whose ``K``
+tokens are concatenated into ``F·K`` tokens, then the composer places them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xalign.compose import IGNORE_INDEX, Composed, ComposeItem, Composer
+from xalign.errors import CheckpointError, UnknownNameError, XalignError
+from xalign.generation import generate_from_embeds, generation_kwargs
+from xalign.llm.loaded import LoadedLLM
+from xalign.projectors import Projector, load_projector
+
+
+@dataclass
+class MediaFeatures:
+    """Frozen-encoder features of one media item: ``Tensor[F, T, d_enc]``."""
+
+    modality: str
+    features: torch.Tensor
+
+
+@dataclass
+class Example:
+    """Inputs in order, the instruction and (for training or ranking) the target answer.
+
+    ``qformer_prompt`` replaces the instruction as the Q-Former's text (DisCRn uses
+    "a short description"); ``None`` falls back to the projector's fixed prompt, then
+    to the instruction.
+    """
+
+    media: list[MediaFeatures]
+    instruction: str
+    target: str | None = None
+    qformer_prompt: str | None = None
+
+
+class XAlignModel(nn.Module):
+    """Frozen LLM + projectors. Only projector (and LoRA) parameters train."""
+
+    def __init__(self, llm: LoadedLLM, projectors: Mapping[str, Projector], *,
+                 use_cue: bool = True, use_chat_template: bool = True) -> None:
+        super().__init__()
+        self.llm = llm
+        self.language_model = llm.model  # registered so that .to(device) moves it
+        self.projectors = nn.ModuleDict(dict(projectors))
+        for name, projector in self.projectors.items():
+            check_projector(projector, llm, source=f"projector {name!r}")
+        if llm.tokenizer.pad_token is None and llm.tokenizer.eos_token is not None:
+            llm.tokenizer.pad_token = llm.tokenizer.eos_token
+        self.composer = Composer(llm.tokenizer, use_cue=use_cue,
+                                 use_chat_template=use_chat_template)
+        self._cues: dict[str, str] = {}
+        self._qformer_tokenizers: dict[str, Any] = {}
+        base = llm.model.get_base_model() if hasattr(llm.model, "get_base_model") else llm.model
+        self._keep_logits = "logits_to_keep" in inspect.signature(base.forward).parameters
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, projector_dirs: Sequence[str | Path], llm: LoadedLLM | str = "smollm2",
+                        **kwargs: Any) -> XAlignModel:
+        """Compose projectors saved separately (one directory each) on one LLM."""
+        if not isinstance(llm, LoadedLLM):
+            from xalign.llm import load_llm
+
+            llm = load_llm(llm)
+        projectors: dict[str, Projector] = {}
+        origin: dict[str, Path] = {}
+        for directory in map(Path, projector_dirs):
+            projector = load_projector(directory, llm_dim=llm.hidden_size, llm_id=llm.llm_id)
+            check_projector(projector, llm, source=str(directory))
+            modality = projector.config.modality
+            if modality in projectors:
+                raise XalignError(f"two projectors for modality {modality!r}: "
+                                  f"{origin[modality]} and {directory}; pass one per modality")
+            projectors[modality], origin[modality] = projector, directory
+        return cls(llm, projectors, **kwargs)
+
+    def save_projectors(self, directory: str | Path) -> dict[str, Path]:
+        """Save each projector alone under ``directory/<modality>``."""
+        return {name: p.save_pretrained(Path(directory) / name)
+                for name, p in self.projectors.items()}
+
+    # -- pieces ---------------------------------------------------------------------
+    def projector_for(self, modality: str) -> Projector:
+        if modality not in self.projectors:
+            raise UnknownNameError(
+                "projector for modality", modality, self.projectors.keys(),
+                hint=f"load a projector trained for {modality!r} (--projector DIR)",
+            )
+        return self.projectors[modality]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters that require grad: the projectors' (plus LoRA adapters, if any)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def train(self, mode: bool = True) -> XAlignModel:
+        super().train(mode)
+        # The frozen LLM keeps dropout off unless something inside it trains (LoRA).
+        tuned = any(p.requires_grad for p in self.language_model.parameters())
+        self.language_model.train(mode and tuned)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.language_model.get_input_embeddings().weight.device
+
+    def cue(self, modality: str) -> str:
+        """The text cue before an input: the projector's, else the plugin's, else " m: "."""
+        if modality not in self._cues:
+            cue = self.projector_for(modality).config.cue
+            if not cue:
+                try:
+                    from xalign.registry import get_modality
+
+                    cue = get_modality(modality).cue
+                except XalignError:
+                    cue = f" {modality}: "
+            self._cues[modality] = cue
+        return self._cues[modality]
+
+    # -- projection and composition ---------------------------------------------------
+    def project(self, examples: Sequence[Example]) -> list[list[torch.Tensor]]:
+        """Projected tokens ``[F·K, d_llm]`` of every item, batched per modality."""
+        groups: dict[tuple[str, tuple[int, ...]], list[tuple[int, int]]] = {}
+        for e, example in enumerate(examples):
+            for i, item in enumerate(example.media):
+                if item.features.ndim != 3:
+                    raise XalignError(f"example {e} item {i} ({item.modality}): features must "
+                                      f"be [F, T, d], got {tuple(item.features.shape)}")
+                key = (item.modality, tuple(item.features.shape[1:]))
+                groups.setdefault(key, []).append((e, i))
+        out: list[list[Any]] = [[None] * len(ex.media) for ex in examples]
+        for (modality, _), refs in groups.items():
+            projector = self.projector_for(modality)
+            feats = [examples[e].media[i].features for e, i in refs]
+            frames = torch.tensor([f.shape[0] for f in feats])
+            param = next(projector.parameters())
+            rows = torch.cat(feats).to(device=param.device, dtype=param.dtype)
+            ids = mask = None
+            if projector.uses_instruction:
+                prompts = [self._qformer_prompt(projector, examples[e]) for e, _ in refs]
+                ids, mask = self._qformer_tokens(projector, prompts, param.device)
+                index = torch.repeat_interleave(torch.arange(len(refs)), frames).to(param.device)
+                ids, mask = ids[index], mask[index]
+            tokens = projector(rows, ids, mask)  # [sum F, K, d_llm]
+            for (e, i), chunk in zip(refs, tokens.split(frames.tolist()), strict=True):
+                out[e][i] = chunk.reshape(-1, chunk.shape[-1])
+        return out
+
+    @staticmethod
+    def _qformer_prompt(projector: Projector, example: Example) -> str:
+        if example.qformer_prompt is not None:
+            return example.qformer_prompt
+        if projector.config.qformer_prompt is not None:
+            return projector.config.qformer_prompt
+        return example.instruction
+
+    def _qformer_tokens(self, projector: Projector, prompts: list[str], device: torch.device
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        name = projector.config.instruction_tokenizer
+        if name == "llm":
+            tokenizer = self.llm.tokenizer
+        else:
+            if name not in self._qformer_tokenizers:
+                from transformers import AutoTokenizer
+
+                self._qformer_tokenizers[name] = AutoTokenizer.from_pretrained(
+                    name, trust_remote_code=False)
+            tokenizer = self._qformer_tokenizers[name]
+        enc = tokenizer(prompts, padding=True, padding_side="right", return_tensors="pt")
+        return enc["input_ids"].to(device), enc["attention_mask"].to(device)
+
+    def compose(self, examples: Sequence[Example], *, padding_side: str = "right",
+                max_length: int | None = None,
+                projected: list[list[torch.Tensor]] | None = None) -> Composed:
+        """Project the media and compose the batch (see :mod:`xalign.compose`)."""
+        if projected is None:
+            projected = self.project(examples)
+        items = [
+            ComposeItem(
+                media=[(self.cue(m.modality), t) for m, t in zip(ex.media, toks, strict=True)],
+                instruction=ex.instruction, target=ex.target,
+            )
+            for ex, toks in zip(examples, projected, strict=True)
+        ]
+        return self.composer.compose(items, self.language_model.get_input_embeddings(),
+                                     padding_side=padding_side,
+                                     max_length=max_length or self.llm.context_length)
+
+    # -- loss -----------------------------------------------------------------------
+    def forward(self, examples: Sequence[Example]) -> torch.Tensor:
+        """Mean NLL over the target tokens of the batch (the training loss)."""
+        nll, counted = self._target_nll(self.compose(examples))
+        return nll.sum() / counted.sum().clamp(min=1)
+
+    def loss(self, examples: Sequence[Example]) -> torch.Tensor:
+        """Alias of :meth:`forward` (training loss)."""
+        return self(examples)
+
+    def candidate_losses(self, example: Example, candidates: Sequence[str],
+                         batch_size: int | None = None) -> torch.Tensor:
+        """Mean per-token NLL of each candidate as the target (lower = more likely)."""
+        if not candidates:
+            return torch.empty(0)
+        was_training = self.training
+        self.eval()  # ranking is evaluation: no dropout in the projectors
+        try:
+            return self._candidate_losses(example, candidates, batch_size)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def _candidate_losses(self, example: Example, candidates: Sequence[str],
+                          batch_size: int | None) -> torch.Tensor:
+        tokens = self.project([example])[0]  # projected once, shared by every candidate
+        step = batch_size or len(candidates)
+        losses = []
+        for start in range(0, len(candidates), step):
+            chunk = [replace(example, target=c) for c in candidates[start:start + step]]
+            composed = self.compose(chunk, projected=[tokens] * len(chunk))
+            nll, counted = self._target_nll(composed)
+            losses.append(nll.sum(1) / counted.sum(1).clamp(min=1))
+        return torch.cat(losses).float().cpu()
+
+    def _target_nll(self, composed: Composed) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-position NLL ``[B, P]`` and 0/1 counts over the positions that predict targets."""
+        if composed.labels is None:
+            raise XalignError("the loss needs a target in every example")
+        following = composed.labels[:, 1:]  # position p predicts token p + 1
+        keep = (following != IGNORE_INDEX).any(0).nonzero().squeeze(1)
+        kwargs: dict[str, Any] = {"use_cache": False}
+        if self._keep_logits:  # only the target positions go through the LM head
+            kwargs["logits_to_keep"] = keep
+        out = self.language_model(inputs_embeds=composed.inputs_embeds,
+                                  attention_mask=composed.attention_mask, **kwargs)
+        logits = out.logits if self._keep_logits else out.logits[:, keep]
+        targets = following[:, keep]
+        nll = F.cross_entropy(logits.float().transpose(1, 2), targets,
+                              ignore_index=IGNORE_INDEX, reduction="none")
+        return nll, (targets != IGNORE_INDEX).to(nll.dtype)
+
+    # -- generation -----------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, examples: Sequence[Example], preset: str = "short_answer",
+                 **overrides: Any) -> list[str]:
+        """Answer each example (batched, left padded, KV cache); targets are ignored."""
+        was_training = self.training
+        self.eval()
+        try:
+            budget = generation_kwargs(preset, **overrides)["max_new_tokens"]
+            prompts = [replace(ex, target=None) for ex in examples]
+            composed = self.compose(prompts, padding_side="left",
+                                    max_length=self.llm.context_length - budget)
+            return generate_from_embeds(
+                self.language_model, self.llm.tokenizer, composed.inputs_embeds,
+                composed.attention_mask, eos_token_ids=self.composer.end_token_ids,
+                pad_token_id=self.composer.pad_token_id, preset=preset, **overrides,
+            )
+        finally:
+            self.train(was_training)
+
+
+def check_projector(projector: Projector, llm: LoadedLLM, source: str) -> None:
+    """A projector must emit this LLM's width and read ids its tokenizer can produce."""
+    config = projector.config
+    if config.llm_dim != llm.hidden_size:
+        raise CheckpointError(
+            f"{source} ({config.modality}) was made for an LLM of width {config.llm_dim} "
+            f"(llm_id {config.llm_id or '?'}); {llm.llm_id!r} has width {llm.hidden_size}"
+        )
+    if projector.uses_instruction and config.instruction_tokenizer == "llm":
+        vocab = config.instruction_vocab_size or 0
+        if vocab < len(llm.tokenizer):
+            raise CheckpointError(
+                f"{source} ({config.modality}) reads LLM token ids below {vocab}, but the "
+                f"tokenizer of {llm.llm_id!r} has {len(llm.tokenizer)} tokens"
+            )
+
+
+def build_encoders(projectors: Mapping[str, Projector]) -> dict[str, Any]:
+    """The frozen encoder each projector was trained on, from the registry's plugins."""
+    from xalign.registry import get_modality
+
+    encoders = {}
+    for name, projector in projectors.items():
+        modality = get_modality(projector.config.modality or name)
+        encoder_id = projector.config.encoder_id
+        encoder = modality.build_encoder(None if encoder_id in ("", "tiny") else encoder_id)
+        if encoder.feature_dim != projector.config.feature_dim:
+            raise CheckpointError(
+                f"projector {name!r} expects {projector.config.feature_dim}-d features, the "
+                f"{modality.name} encoder {encoder_id!r} gives {encoder.feature_dim}-d"
+            )
+        encoders[name] = encoder
+    return encoders
