@@ -107,6 +107,7 @@ def video_cases(directory: Path) -> list[MediaCase]:
         with av.open(str(path), "w") as container:
             stream = container.add_stream("libx264", rate=8)
             stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+            container.start_encoding()  # writes the header even when no frame follows
             for _ in range(count):
                 frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8),
                                                    format="rgb24")

@@ -1,0 +1,121 @@
+"""Decode an image file into an RGB :class:`PIL.Image.Image`.
+
+Every failure (missing, empty, truncated, not an image, image bomb) becomes a
+:class:`~xalign.errors.MediaError` that names the file. The format is read from
+the content, not the suffix: a PNG saved as ``.jpg`` loads (such files are
+common in scraped data sets), while content that is not one of the accepted
+image formats is refused whatever its suffix.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from xalign.errors import MediaError, XalignError
+from xalign.media import check_file
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
+# Pillow format names accepted by content sniffing (JPEG also opens MPO camera files).
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+# Pillow's own default bomb threshold; lower it with XALIGN_IMAGE_MAX_PIXELS.
+DEFAULT_MAX_PIXELS = 89_478_485
+MAX_PIXELS_ENV = "XALIGN_IMAGE_MAX_PIXELS"
+BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
+
+
+def max_pixels() -> int:
+    """Largest width × height the loader decodes (env ``XALIGN_IMAGE_MAX_PIXELS``)."""
+    value = os.environ.get(MAX_PIXELS_ENV)
+    if value is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise XalignError(f"{MAX_PIXELS_ENV} must be a positive integer, got {value!r}")
+    return limit
+
+
+def load(path: str | Path) -> Image.Image:
+    """Load the first frame of an image file as an RGB image.
+
+    Raises :class:`MediaError` for a missing, empty, truncated or corrupt file,
+    content that is not JPEG/PNG/WEBP/BMP/GIF, or a declared size above
+    :func:`max_pixels` (checked from the header, before any pixel is decoded).
+    """
+    path = check_file(path, EXTENSIONS)
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its threshold; a bomb must stop here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise MediaError(path, _bomb_reason(width, height, limit))
+                image.seek(0)
+                image.load()  # decodes now, so truncation is caught here
+                return to_rgb(_upright(image))
+    except MediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(path, f"possible decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise MediaError(
+            path, "not a recognised image (expected JPEG, PNG, WEBP, BMP or GIF content)"
+        ) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # Pillow reports truncation and corrupt streams as OSError / SyntaxError.
+        raise MediaError(path, f"corrupt or truncated image: {exc}") from exc
+
+
+def _bomb_reason(width: int, height: int, limit: int) -> str:
+    return (f"image declares {width}x{height} = {width * height:,} pixels, above the limit of "
+            f"{limit:,} (possible decompression bomb; raise {MAX_PIXELS_ENV} to allow it)")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation so a photo is seen as its viewer shows it."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block should not cost the pixels
+        return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB.
+
+    Transparency (RGBA, LA, PA, palette or tRNS transparency) is composited on
+    white rather than dropped, so a transparent background does not turn black.
+    16/32-bit integer and float greyscale are rescaled, not clipped.
+    """
+    if image.mode == "RGB":
+        return image.copy() if "transparency" not in image.info else _flatten(image)
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _wide_grey_to_rgb(image)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        return _flatten(image)
+    return image.convert("RGB")
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    canvas = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+    return Image.alpha_composite(canvas, rgba).convert("RGB")
+
+
+def _wide_grey_to_rgb(image: Image.Image) -> Image.Image:
+    values = np.asarray(image).astype(np.float64)
+    if image.mode.startswith("I;16"):
+        scale = 65535.0
+    else:  # "I" / "F" carry no declared range: infer the common ones
+        peak = float(values.max()) if values.size else 0.0
+        scale = 1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0
+    grey = np.clip(np.rint(values / scale * 255.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")

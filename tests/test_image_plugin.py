@@ -1,0 +1,32 @@
+"""The image plugin as the host sees it: entry point, Modality fields, featurize a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xalign_plugin_image import plugin
+
+from xalign.featurize import featurize_file
+from xalign.registry import Registry
+
+
+def test_entry_point_registers_the_image_modality() -> None:
+    registry = Registry(strict=False).discover()  # others may be broken; image must not be
+    assert registry.plugins["image"].status == "ok"
+    assert registry.plugins["image"].distribution == "xalign-plugin-image"
+    assert registry.get("image") is plugin.MODALITY
+
+
+def test_modality_fields_match_the_contract(tmp_path: Path) -> None:
+    modality = plugin.MODALITY
+    assert modality.name == "image" and modality.cue == " image: " and modality.frames == 1
+    assert {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"} == set(modality.extensions)
+    assert modality.encoders[0] == "tiny"
+    encoder = modality.build_encoder(None)
+    assert encoder.feature_dim == modality.feature_dim
+    sample = modality.synthesize(0)
+    assert set(sample.attributes) == set(modality.attributes)
+    path = modality.write(sample.raw, tmp_path / "item")
+    assert modality.accepts(path)
+    features = featurize_file(modality, encoder, path)
+    assert features.shape == (1, 196, modality.feature_dim)

@@ -1,0 +1,49 @@
+"""The video plugin as the host sees it, and its reuse of the image plugin's encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from xalign_plugin_image.plugin import MODALITY as IMAGE
+from xalign_plugin_video import plugin
+from xalign_plugin_video.sampling import FRAMES_ENV
+
+from xalign.featurize import featurize_file
+from xalign.registry import Registry
+
+
+def test_entry_point_registers_the_video_modality() -> None:
+    registry = Registry(strict=False).discover()  # others may be broken; video must not be
+    assert registry.plugins["video"].status == "ok"
+    assert registry.plugins["video"].distribution == "xalign-plugin-video"
+    assert registry.get("video").name == "video"
+
+
+def test_modality_fields_and_featurize(tmp_path: Path) -> None:
+    modality = plugin.make_modality()
+    assert modality.name == "video" and modality.cue == " video: " and modality.frames == 5
+    assert set(modality.extensions) == {".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif"}
+    assert modality.feature_dim == IMAGE.feature_dim
+    sample = modality.synthesize(0)
+    assert set(sample.attributes) == set(modality.attributes)
+    path = modality.write(sample.raw, tmp_path / "clip")
+    encoder = modality.build_encoder(None)
+    features = featurize_file(modality, encoder, path)
+    assert features.shape == (5, 196, modality.feature_dim)
+
+
+def test_default_encoder_is_the_image_tiny_encoder() -> None:
+    video, image = plugin.make_modality().build_encoder(None), IMAGE.build_encoder(None)
+    assert video.encoder_id == image.encoder_id
+    for (name, a), b in zip(video.state_dict().items(), image.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_frames_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FRAMES_ENV, "4")  # the 13b model's setting
+    modality = plugin.make_modality()
+    assert modality.frames == 4
+    assert modality.preprocess(modality.synthesize(0).raw, False).shape[0] == 4
