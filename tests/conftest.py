@@ -10,7 +10,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import torch  # noqa: E402
+import torch
 
 # One intra-op thread per test process: on 2 cores, torch's own threads mostly
 # spin against each other (measured 3-4x slower suites with the default).

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 import transformers as tf
-
 from xalign_plugin_image.encoders import build_encoder
 
 

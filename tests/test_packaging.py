@@ -43,8 +43,9 @@ def test_3d_wheel_installs_into_a_fresh_venv_and_is_discovered(tmp_path: Path) -
     installed = pip(python, "install", "-q", "--no-index", "--find-links", str(dist),
                     "--ignore-installed", "--no-deps", "xalign-plugin-3d")
     assert installed.returncode == 0, installed.stderr
-    where = subprocess.run([python, "-c", "import xalign_plugin_3d; print(xalign_plugin_3d.__file__)"],
-                           capture_output=True, text=True, check=True).stdout
+    code = "import xalign_plugin_3d; print(xalign_plugin_3d.__file__)"
+    where = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                           check=True).stdout
     assert str(tmp_path / "venv") in where, "the wheel, not the editable checkout, must be used"
     assert plugins_json(python)["3d"]["status"] == "ok"
 
@@ -66,7 +67,8 @@ def test_a_broken_installed_plugin_is_listed_broken_and_the_rest_still_work(
     module = root / "xalign_plugin_fragile" / "plugin.py"
     text = module.read_text()
     if where == "import":
-        text = text.replace("import zlib\n", 'import zlib\nraise ImportError("needs libfragile.so")\n')
+        failure = 'raise ImportError("needs libfragile.so")\n'
+        text = text.replace("import zlib\n", "import zlib\n" + failure)
     else:
         text = text.replace("    register(MODALITY)", '    raise RuntimeError("bad weights")')
     module.write_text(text)
@@ -75,7 +77,8 @@ def test_a_broken_installed_plugin_is_listed_broken_and_the_rest_still_work(
                str(root)).returncode == 0
     rows = plugins_json(python)
     assert rows["fragile"]["status"] == "broken"
-    assert ("needs libfragile.so" if where == "import" else "bad weights") in rows["fragile"]["error"]
+    expected = "needs libfragile.so" if where == "import" else "bad weights"
+    assert expected in rows["fragile"]["error"]
     for name in FIRST_PARTY:
         assert rows[name]["status"] == "ok"
     fails = subprocess.run([python, "-m", "xalign", "generate", "--help"], capture_output=True,

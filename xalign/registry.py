@@ -97,7 +97,7 @@ class Registry:
                 if impl.plugin_name == info.name:
                     impl.function(register=found.append)
             for modality in found:
-                self._check_new(modality, info)
+                self._check_new(modality)
         except Exception as exc:
             self._unregister(info.name)
             self._fail(info, f"registration failed: {type(exc).__name__}: {exc}", exc)
@@ -108,7 +108,7 @@ class Registry:
             info.modalities.append(modality.name)
         return info
 
-    def _check_new(self, modality: object, info: PluginInfo) -> None:
+    def _check_new(self, modality: object) -> None:
         if not isinstance(modality, Modality):
             raise TypeError(f"register() expects a Modality, got {type(modality).__name__}")
         if modality.name in self.modalities:

@@ -32,7 +32,8 @@ def plugin_rows() -> list[dict[str, object]]:
                 "distribution": info.distribution,
                 "version": info.version,
                 "cue": modality.cue if modality else (entry.cue if entry else None),
-                "encoders": list(modality.encoders if modality else entry.encoders if entry else ()),
+                "encoders": list(modality.encoders if modality
+                                 else entry.encoders if entry else ()),
                 "status": info.status,
                 "error": info.error,
             })
