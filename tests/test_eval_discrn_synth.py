@@ -1,0 +1,81 @@
+"""The offline mini-DisCRn: held-out entities, certain answers, balance, determinism."""
+
+import pytest
+
+from xalign.data.synthetic import sample_seed
+from xalign.eval.discrn_synth import (
+    QUANTITY_QUESTIONS,
+    attribute_question,
+    default_pairs,
+    synthetic_discrn,
+)
+from xalign.eval.matching import FIRST, SECOND
+from xalign.registry import get_registry
+
+PAIRS = [("audio", "video"), ("3d", "image")]
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return synthetic_discrn(PAIRS, per_pair=12, seed=5)
+
+
+def _check_answer_is_certain(ex):
+    right, other = ex.properties[ex.label], ex.properties[1 - ex.label]
+    kind = ex.extra["kind"]
+    if kind == "quantity":
+        key, larger = next((k, i == 0) for k, qs in QUANTITY_QUESTIONS.items()
+                           for i, q in enumerate(qs) if q == ex.question)
+        diff = right["quantities"][key] - other["quantities"][key]
+        assert (diff >= 0.3) if larger else (diff <= -0.3), ex
+        return
+    name, value = next((n, v) for n, v in right["attributes"].items()
+                       if attribute_question(n, v) == ex.question)
+    assert other["attributes"].get(name) != value, ex
+    if kind == "exclusive":
+        assert name not in other["attributes"]
+
+
+def test_every_answer_is_certain_and_held_out(examples):
+    assert len(examples) == 24
+    for ex in examples:
+        _check_answer_is_certain(ex)
+        assert all("-test-" in sid for sid in ex.sample_ids)  # test-split seeds only
+        assert not any(w in ex.question.lower().split() for w in ("left", "right"))
+
+
+def test_balanced_pairs_and_kinds(examples):
+    for pair in ("audio–video", "3d–image"):
+        rows = [e for e in examples if e.pair == pair]
+        assert [e.label for e in rows] == [0, 1] * 6
+        kinds = {e.extra["kind"] for e in rows}
+        assert len(kinds) >= 2, (pair, kinds)
+    # every per-position field went with its entity when balancing swapped the inputs
+    for ex in examples[::3]:
+        for modality, sid, caption, props in zip(ex.modalities, ex.sample_ids, ex.captions,
+                                                 ex.properties, strict=True):
+            assert sid.startswith(modality + "-test-")
+            index = int(sid.rsplit("-", 1)[1])
+            sample = get_registry().get(modality).synthesize(sample_seed(5, "test", index))
+            assert caption == sample.caption
+            assert props["attributes"] == {k: str(v) for k, v in sample.attributes.items()}
+
+
+def test_deterministic_from_the_seed(examples):
+    again = synthetic_discrn(PAIRS, per_pair=12, seed=5)
+    assert [(e.id, e.sample_ids, e.question, e.label) for e in again] == \
+        [(e.id, e.sample_ids, e.question, e.label) for e in examples]
+    other = synthetic_discrn(PAIRS[:1], per_pair=4, seed=6)
+    assert [e.sample_ids for e in other] != [e.sample_ids for e in examples[:4]]
+
+
+def test_default_pairs_put_the_papers_first():
+    names = get_registry().names()
+    pairs = default_pairs(names)
+    assert pairs[:2] == PAIRS
+    assert len(pairs) == len(names) * (len(names) - 1) // 2
+
+
+def test_position_words_never_become_questions():
+    words = {w for w in FIRST + SECOND if " " not in w}
+    assert {"left", "right"} <= words

@@ -1,0 +1,101 @@
+"""DisCRn end to end: load (or synthesise) examples, answer or read predictions, report.
+
+Public entry points:
+
+* :func:`load_data` - released records -> balanced examples with media paths;
+* :func:`score_predictions` - score a predictions JSONL made elsewhere (no model);
+* :func:`evaluate` - run a model and the baselines (and optionally joint reasoning);
+* :func:`make_report` - verdicts and summaries of several systems' answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from xalign.data.skips import SkipReport
+from xalign.eval.discrn_media import resolve_media
+from xalign.eval.discrn_records import DiscrnExample, balance, load_examples
+from xalign.eval.discrn_score import Scored, score, summarize
+from xalign.eval.predictions import read_predictions
+
+
+def load_data(path: str | Path, media_roots: Mapping[str, str | Path] | None = None,
+              patterns: Mapping[str, str] | None = None,
+              modalities: tuple[str, str] | None = None, balanced: bool = True,
+              skips: SkipReport | None = None, need_media: bool = True,
+              ) -> list[DiscrnExample]:
+    """Examples of an annotation file, balanced by swapping, with media files resolved
+    (an example whose file is missing is skipped and listed in ``skips``)."""
+    examples = load_examples(path, modalities)
+    if balanced:
+        examples = balance(examples)
+    if not need_media:
+        return examples
+    extensions = _extensions({m for ex in examples for m in ex.modalities})
+    return resolve_media(examples, media_roots or {}, patterns, extensions, skips)
+
+
+def _extensions(names: set[str]) -> dict[str, tuple[str, ...]]:
+    try:
+        from xalign.registry import get_registry
+
+        registry = get_registry()
+        return {n: registry.modalities[n].extensions for n in names if n in registry.modalities}
+    except Exception:  # extensions only help to find files named <id>.<ext>
+        return {}
+
+
+def make_report(examples: Sequence[DiscrnExample], answers: Mapping[str, Mapping[str, str]],
+                seed: int = 0, skips: SkipReport | None = None,
+                ) -> tuple[dict[str, Any], dict[str, list[Scored]]]:
+    """Score each system's answers; returns the report and the verdicts per system."""
+    scored = {system: score(examples, by_id) for system, by_id in answers.items()}
+    report: dict[str, Any] = {
+        "systems": {system: summarize(rows, seed) for system, rows in scored.items()},
+        "seen": skips.seen if skips is not None and skips.seen else len(examples),
+        "skipped": [vars(s) for s in skips.skips] if skips is not None else [],
+        "seed": seed,
+    }
+    return report, scored
+
+
+def score_predictions(data: str | Path, predictions: str | Path,
+                      modalities: tuple[str, str] | None = None, balanced: bool = True,
+                      seed: int = 0, system: str | None = None,
+                      ) -> tuple[dict[str, Any], dict[str, list[Scored]]]:
+    """Score ``{"id", "prediction"}`` lines against the records of ``data``; no model and
+    no media needed. Ids are the records' ids (``id``/``instance_id``, else the index)."""
+    examples = load_data(data, modalities=modalities, balanced=balanced, need_media=False)
+    by_id = read_predictions(predictions, {ex.id for ex in examples})
+    report, scored = make_report(examples, {system or Path(predictions).stem: by_id}, seed)
+    report["missing_predictions"] = len(examples) - len(by_id)
+    report["balanced"] = balanced
+    return report, scored
+
+
+def evaluate(model: Any, examples: Sequence[DiscrnExample], encoders: Mapping[str, Any], *,
+             systems: Sequence[str] = ("xalign", "text-only", "caption"), batch_size: int = 8,
+             preset: str = "short_answer", frames: int | None = 2, seed: int = 0,
+             skips: SkipReport | None = None, joint: Sequence[Any] | None = None,
+             answer_mode: str = "generate", **overrides: Any,
+             ) -> tuple[dict[str, Any], dict[str, list[Scored]]]:
+    """Answer ``examples`` with the model and the baselines and build the report."""
+    from xalign.eval.discrn_run import prepare, run_systems
+
+    skips = skips if skips is not None else SkipReport()
+    if not skips.seen:
+        skips.mark_seen(len(examples))
+    prepared = prepare(examples, encoders, frames, skips)
+    answers = run_systems(model, prepared, systems, batch_size, preset, answer_mode,
+                          **overrides)
+    report, scored = make_report([p.example for p in prepared], answers, seed, skips)
+    report["settings"] = {"preset": preset, "frames": frames, "batch_size": batch_size,
+                          "answer_mode": answer_mode,
+                          **{k: v for k, v in overrides.items() if isinstance(v, (int, float))}}
+    if joint:
+        from xalign.eval.joint import evaluate_joint
+
+        report["joint"] = evaluate_joint(model, joint, encoders, frames, seed)
+    return report, scored

@@ -1,0 +1,133 @@
+"""Running DisCRn with a model: features, prompts, batched generation, and the baselines.
+
+Per DESIGN §4 the LLM sees ``[cue ‖ tokens]`` for both inputs, then the fixed
+instruction and the (rewritten) question; the Q-Former sees "a short description"
+instead of the comparative question; frame-wise inputs are cut to two frames.
+
+Systems scored on the same examples:
+
+* ``xalign``: the composed projectors;
+* ``text-only``: no media at all, the same instruction and question;
+* ``caption``: each input's tokens replaced by its caption (after its cue), as the
+  paper's caption baseline (``captions_pred_<modality>``, or the synthetic captions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from xalign.data.skips import SkipReport
+from xalign.errors import MediaError
+from xalign.eval.discrn_records import INSTRUCTION, QFORMER_PROMPT, DiscrnExample
+from xalign.featurize import featurize, featurize_file
+from xalign.model import Example, MediaFeatures
+
+SYSTEMS = ("xalign", "text-only", "caption")
+# ``answer_mode="rank"``: instead of generating, pick the likelier of these two answers by
+# LLM loss. A diagnostic that takes answer format out of the score (nothing is unmatched).
+RANK_ANSWERS = ("The first one.", "The second one.")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An example with the features of both inputs."""
+
+    example: DiscrnExample
+    media: tuple[MediaFeatures, MediaFeatures]
+
+
+def subsample_frames(features: torch.Tensor, frames: int | None) -> torch.Tensor:
+    """Keep ``frames`` frames of ``Tensor[F, T, d]``, the centres of equal segments."""
+    total = features.shape[0]
+    if frames is None or total <= frames:
+        return features
+    index = [int((i + 0.5) * total / frames) for i in range(frames)]
+    return features[index]
+
+
+def prepare(examples: Sequence[DiscrnExample], encoders: Mapping[str, Any],
+            frames: int | None = 2, skips: SkipReport | None = None,
+            registry: Any = None) -> list[Prepared]:
+    """Features of every input; an example whose media fails is skipped and listed."""
+    if registry is None:
+        from xalign.registry import get_registry
+
+        registry = get_registry()
+    out = []
+    for ex in examples:
+        media = []
+        try:
+            for modality, obj in zip(ex.modalities, ex.media, strict=True):
+                mod = registry.get(modality)
+                encoder = encoders[modality]
+                if isinstance(obj, (str, bytes)) or hasattr(obj, "is_file"):
+                    feats = featurize_file(mod, encoder, obj)
+                else:
+                    feats = featurize(mod, encoder, obj, source=f"{ex.id}:{modality}")
+                media.append(MediaFeatures(modality, subsample_frames(feats, frames)))
+        except MediaError as exc:
+            if skips is not None:
+                skips.add_error(ex.id, exc)
+            continue
+        out.append(Prepared(ex, (media[0], media[1])))
+    return out
+
+
+def instruction(question: str) -> str:
+    return f"{INSTRUCTION} {question}"
+
+
+def model_example(p: Prepared) -> Example:
+    return Example(media=list(p.media), instruction=instruction(p.example.question),
+                   qformer_prompt=QFORMER_PROMPT)
+
+
+def text_only_example(p: Prepared) -> Example:
+    return Example(media=[], instruction=instruction(p.example.question))
+
+
+def caption_example(p: Prepared, cue: Callable[[str], str]) -> Example:
+    parts = [f"{cue(m).strip()} {c.strip() or '(no caption)'}"
+             for m, c in zip(p.example.modalities, p.example.baseline_captions, strict=True)]
+    return Example(media=[], instruction="\n".join([*parts, instruction(p.example.question)]))
+
+
+def builders(model: Any) -> dict[str, Callable[[Prepared], Example]]:
+    """The example builder of each system."""
+    return {"xalign": model_example, "text-only": text_only_example,
+            "caption": lambda p: caption_example(p, model.cue)}
+
+
+def generate_answers(model: Any, prepared: Sequence[Prepared],
+                     build: Callable[[Prepared], Example], batch_size: int = 8,
+                     preset: str = "short_answer", answer_mode: str = "generate",
+                     **overrides: Any) -> dict[str, str]:
+    """``id -> answer``: generated, ``batch_size`` examples per ``model.generate`` call, or
+    with ``answer_mode="rank"`` the likelier of :data:`RANK_ANSWERS`."""
+    answers: dict[str, str] = {}
+    if answer_mode == "rank":
+        for p in prepared:
+            losses = model.candidate_losses(build(p), list(RANK_ANSWERS))
+            answers[p.example.id] = RANK_ANSWERS[int(torch.argmin(losses))]
+        return answers
+    if answer_mode != "generate":
+        raise ValueError(f"answer_mode must be 'generate' or 'rank', got {answer_mode!r}")
+    for start in range(0, len(prepared), batch_size):
+        chunk = prepared[start:start + batch_size]
+        texts = model.generate([build(p) for p in chunk], preset=preset, **overrides)
+        answers.update({p.example.id: t for p, t in zip(chunk, texts, strict=True)})
+    return answers
+
+
+def run_systems(model: Any, prepared: Sequence[Prepared], systems: Sequence[str] = SYSTEMS,
+                batch_size: int = 8, preset: str = "short_answer", answer_mode: str = "generate",
+                **overrides: Any) -> dict[str, dict[str, str]]:
+    """Answers of each system (``xalign``, ``text-only``, ``caption``) on ``prepared``."""
+    table = builders(model)
+    return {s: generate_answers(model, prepared, table[s], batch_size, preset, answer_mode,
+                                **overrides)
+            for s in systems}

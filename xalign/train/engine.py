@@ -1,0 +1,381 @@
+"""The training loop, on ``accelerate``: one code path for 1 process, DDP, FSDP or DeepSpeed.
+
+Only the trainable parts (the projectors; the LLM's LoRA adapters or weights when a
+recipe tunes it) go through ``Accelerator.prepare``: DDP then synchronises just those,
+and the frozen LLM is never broadcast between processes. The step is plain PyTorch:
+micro-batches with gradient accumulation, gradient clipping, AdamW, the schedule of
+DESIGN §3. See docs/training.md for checkpoints, resume, bad data and NaN handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from xalign.errors import XalignError
+from xalign.train.batches import BatchPlan, SkipLog, fetch, item_id
+from xalign.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from xalign.train.evaluate import RankingResult, ranking_accuracy
+from xalign.train.progress import TrainProgress
+from xalign.train.recipe import Recipe
+from xalign.train.schedule import WarmupCosine
+
+
+class TrainError(XalignError):
+    """Training stopped on purpose: too much bad data, a NaN loss, a frozen part trainable…"""
+
+
+class TrainModule(nn.Module):
+    """The trainable parts as submodules; ``forward(examples)`` is the model's loss.
+
+    The model itself is held outside the module tree so that wrapping this module (DDP,
+    FSDP) touches the projectors (and a tuned LLM) only.
+    """
+
+    def __init__(self, model: Any, tune_llm: bool = False) -> None:
+        super().__init__()
+        self.projectors = nn.ModuleDict(dict(model.projectors))
+        if tune_llm:
+            self.llm = model.llm.model
+        object.__setattr__(self, "model", model)
+
+    def forward(self, examples: list[Any]) -> torch.Tensor:
+        if not examples:  # every item of this micro-batch was skipped: a zero that syncs
+            params = [p for p in self.parameters() if p.requires_grad]
+            return sum((p.sum() * 0.0 for p in params), torch.zeros((), device=params[0].device))
+        return self.model.loss(examples)
+
+
+def check_trainable(model: Any, module: TrainModule, tune_llm: bool) -> int:
+    """Assert that exactly the intended parameters train; returns their count."""
+    projector_params = [p for p in module.projectors.parameters()]
+    if not projector_params or not all(p.requires_grad for p in projector_params):
+        raise TrainError("every projector parameter must be trainable")
+    llm_trainable = [n for n, p in model.llm.model.named_parameters() if p.requires_grad]
+    if llm_trainable and not tune_llm:
+        raise TrainError(f"the LLM must be frozen (llm.tune: frozen) but {len(llm_trainable)} "
+                         f"of its tensors require grad, e.g. {llm_trainable[0]}")
+    if tune_llm and not llm_trainable:
+        raise TrainError("llm.tune asks to train the LLM but none of its parameters trains")
+    inside = {id(p) for p in module.parameters()}
+    stray = [p for p in model.trainable_parameters() if id(p) not in inside]
+    if stray:
+        raise TrainError(f"{len(stray)} trainable tensors are outside the projectors")
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def param_groups(module: TrainModule, recipe: Recipe) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and norms (tensors of rank < 2), LLM at llm.lr."""
+    groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
+    for name, param in module.named_parameters():
+        if param.requires_grad:
+            part = "llm" if name.startswith("llm.") else "projector"
+            groups.setdefault((part, param.ndim >= 2), []).append(param)
+    out = []
+    for (part, decay), params in sorted(groups.items()):
+        peak = recipe.llm.lr if part == "llm" and recipe.llm.lr else recipe.optim.lr
+        out.append({"params": params, "lr": peak, "peak_lr": peak, "name": part,
+                    "weight_decay": recipe.optim.weight_decay if decay else 0.0})
+    return out
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports (also written to ``summary.json``)."""
+
+    run_dir: Path
+    steps: int
+    final_loss: float
+    seconds: float
+    skipped: int = 0
+    val: dict[str, Any] | None = None
+    test: dict[str, Any] | None = None
+    best_step: int | None = None
+    samples_per_s: float = 0.0
+    is_main: bool = True  # False on the other processes of a distributed run
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer:
+    """Trains ``model``'s projector on ``train_set`` as ``recipe`` says, writing ``run_dir``."""
+
+    def __init__(self, recipe: Recipe, model: Any, train_set: Any, run_dir: Path, *,
+                 val_set: Any = None, test_set: Any = None, accelerator: Any = None,
+                 console: Any = None, show_progress: bool = True) -> None:
+        from xalign.train.artifacts import RunFiles
+
+        self.recipe, self.model, self.train_set = recipe, model, train_set
+        self.val_set, self.test_set = val_set, test_set
+        self.acc = accelerator if accelerator is not None else make_accelerator(recipe, run_dir)
+        warning = launch_warning()
+        if warning and console is not None:
+            console.print(f"[yellow]warning:[/] {warning}")
+        self.files = RunFiles(Path(run_dir), recipe, self.acc)
+        self.console, self.show_progress = console, show_progress
+        self.tune_llm = recipe.llm.tune != "frozen"
+        self.module = TrainModule(model, self.tune_llm)
+        self.trainable = check_trainable(model, self.module, self.tune_llm)
+        rank = self.acc.process_index
+        self.skips = SkipLog(self.files.skip_path(rank))
+        sched = recipe.schedule
+        self.world = self.acc.num_processes
+        self.plan = BatchPlan(len(train_set), sched.batch_size, self.world, rank, recipe.seed)
+        self.total = sched.total_steps(len(train_set), self.world)
+        self.step, self.best_acc, self.best_step = 0, -1.0, None
+        self.window: dict[str, float] = {"loss": 0.0, "n": 0.0, "samples": 0.0, "seconds": 0.0}
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _prepare(self, resume: Path | None) -> None:
+        acc, recipe = self.acc, self.recipe
+        self.model.llm.model.to(acc.device)
+        for encoder in getattr(self.train_set, "encoders", {}).values():
+            encoder.to(acc.device)
+        self.module.to(acc.device)
+        if hasattr(self.model, "train"):
+            self.model.train()  # projectors train; the LLM only when something in it trains
+        self.optimizer = torch.optim.AdamW(
+            param_groups(self.module, recipe), lr=recipe.optim.lr, betas=recipe.optim.betas,
+            eps=recipe.optim.eps, weight_decay=recipe.optim.weight_decay)
+        self.scheduler = WarmupCosine(self.optimizer, self.total, recipe.optim.warmup_steps,
+                                      recipe.optim.warmup_start_lr, recipe.optim.min_lr,
+                                      recipe.optim.max_warmup_fraction)
+        if resume is not None:
+            self._restore(find_checkpoint(resume))
+        else:
+            seed_everything(recipe.seed + 7919 * acc.process_index)
+            self.files.start()
+        self.wrapped, self.opt = acc.prepare(self.module, self.optimizer)
+
+    def _restore(self, folder: Path) -> None:
+        state, rng_ok = load_checkpoint(folder, self.module, self.optimizer,
+                                        self.acc.process_index)
+        if state.get("world_size", 1) != self.world or not rng_ok:
+            self._say(f"[yellow]warning:[/] {folder} was written by {state.get('world_size')} "
+                      f"process(es), this run has {self.world}: the data order continues but "
+                      "random streams are reseeded, so losses will not match bit for bit")
+            seed_everything(self.recipe.seed + 7919 * self.acc.process_index + state["step"])
+        self.step = int(state["step"])
+        self.plan.load_state_dict(state["data"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.best_acc = float(state.get("best_accuracy", -1.0))
+        self.best_step = state.get("best_step")
+        self.window = dict(state.get("window", self.window))
+        skips = state.get("skips", [])
+        rank = self.acc.process_index
+        self.skips.load_state_dict(skips[rank] if rank < len(skips) else [])
+        self.files.resume(self.step)
+        self._say(f"resumed from {folder} at step {self.step}")
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self, resume: Path | None = None) -> RunResult:
+        """Train to the end (or continue from ``resume``) and write every artifact."""
+        started = time.perf_counter()
+        self._prepare(resume)
+        ckpt = self.recipe.checkpoint
+        enabled = self.show_progress and self.acc.is_main_process
+        with TrainProgress(self.total, self.step, f"{self.recipe.modality}",
+                           self.console, enabled) as bar:
+            self.bar = bar
+            while self.step < self.total:
+                tick = time.perf_counter()
+                loss, samples = self._train_step()
+                self.step += 1
+                self._record(loss, samples, time.perf_counter() - tick)
+                if ckpt.every and self.step % ckpt.every == 0 and self.step < self.total:
+                    self.save()
+                if self.recipe.eval.every and self.step % self.recipe.eval.every == 0 \
+                        and self.step < self.total:
+                    self.validate()
+        if self.step > 0 and not self.files.has_checkpoint(self.step):
+            self.save()
+        return self._finish(time.perf_counter() - started)
+
+    def _train_step(self) -> tuple[float, int]:
+        accum = self.recipe.schedule.grad_accum
+        losses, samples = [], 0
+        for micro in range(accum):
+            epoch, indices = self.plan.next()
+            if hasattr(self.train_set, "set_epoch"):
+                self.train_set.set_epoch(epoch)
+            batch = fetch(self.train_set, indices, self.skips)
+            self._check_bad_data()
+            last = micro == accum - 1
+            sync = contextlib.nullcontext() if last or self.world == 1 \
+                else self.acc.no_sync(self.wrapped)
+            with sync:
+                loss = self.wrapped(batch.examples)
+                self._check_finite(loss, batch.indices)
+                self.acc.backward(loss / accum)
+            losses.append(loss.detach().float())
+            samples += len(batch.examples)
+        clip = self.recipe.schedule.clip_grad_norm
+        if clip is not None:
+            self.acc.clip_grad_norm_([p for p in self.module.parameters() if p.requires_grad],
+                                     clip)
+        self.opt.step()
+        self.scheduler.step()
+        self.opt.zero_grad(set_to_none=True)
+        mean = torch.stack(losses).mean()
+        if self.world > 1:
+            mean = self.acc.reduce(mean, "mean")
+            samples = int(self.acc.reduce(torch.tensor(samples, device=mean.device), "sum"))
+        return float(mean), samples
+
+    def _check_bad_data(self) -> None:
+        count = self.skips.count
+        if self.world > 1:
+            count = int(self.acc.reduce(torch.tensor(count, device=self.acc.device), "sum"))
+        allowed = self.recipe.max_bad_fraction * len(self.train_set)
+        if count > allowed:
+            self.files.merge_skips()
+            first = self.skips.report.skips[0] if self.skips.report.skips else None
+            detail = f"; first: {first.path}: {first.reason}" if first else ""
+            raise TrainError(
+                f"{count} training items have unreadable media, more than max_bad_fraction="
+                f"{self.recipe.max_bad_fraction:g} of the {len(self.train_set)} items; see "
+                f"{self.files.run_dir / 'skipped.jsonl'}{detail}")
+
+    def _check_finite(self, loss: torch.Tensor, indices: list[int]) -> None:
+        bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).all() else 1.0,
+                           device=loss.device)
+        if self.world > 1:
+            bad = self.acc.reduce(bad, "sum")
+        if float(bad) == 0:
+            return
+        ids = [item_id(self.train_set, i) for i in indices[:8]]
+        last = self.files.latest_checkpoint()
+        keep = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+        value = float(loss.detach())
+        raise TrainError(f"non-finite loss ({value}) at step {self.step + 1} on batch "
+                         f"{ids}{' …' if len(indices) > 8 else ''}; training stopped and {keep} "
+                         "(lower optim.lr or check these items, then --resume)")
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _record(self, loss: float, samples: int, seconds: float) -> None:
+        w = self.window
+        w["loss"] += loss
+        w["n"] += 1
+        w["samples"] += samples
+        w["seconds"] += seconds
+        every = self.recipe.schedule.log_every
+        if self.step % every and self.step != self.total:
+            return
+        mean, sps = w["loss"] / w["n"], w["samples"] / max(w["seconds"], 1e-9)
+        lr = self.scheduler.lr_for(self.optimizer.param_groups[0]["peak_lr"], self.step - 1)
+        record = {"step": self.step, "loss": mean, "lr": lr, "samples_per_s": sps,
+                  "epoch": self.plan.cursor.epoch, "skipped": self.skips.count}
+        self.files.log(record)
+        self.bar.update(self.step, loss=mean, lr=lr, sps=sps)
+        self.last_loss, self.last_sps = mean, sps
+        self.window = {"loss": 0.0, "n": 0.0, "samples": 0.0, "seconds": 0.0}
+
+    def save(self) -> Path:
+        from accelerate.utils import gather_object
+
+        skips = gather_object([self.skips.state_dict()]) if self.world > 1 \
+            else [self.skips.state_dict()]
+        state = {"data": self.plan.cursor.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "best_accuracy": self.best_acc, "best_step": self.best_step,
+                 "window": self.window, "skips": skips, "world_size": self.world,
+                 "recipe": self.recipe.name}
+        return save_checkpoint(self.files.run_dir, self.step, self.module, self.optimizer, state,
+                               self.acc, keep_last=self.recipe.checkpoint.keep_last)
+
+    def validate(self) -> RankingResult | None:
+        """Ranking accuracy on the val split (main process); keeps the best projector."""
+        result = None
+        if self.val_set is not None and self.acc.is_main_process:
+            result = ranking_accuracy(self.model, self.val_set)
+            self.files.log({"step": self.step, **result.as_dict("val_")})
+            self.bar.update(self.step, val=f"val {result.accuracy:.0%}")
+            if result.accuracy > self.best_acc:
+                self.best_acc, self.best_step = result.accuracy, self.step
+                self.files.save_best(self.model.projectors[self.recipe.modality], self.step,
+                                     result)
+        self.acc.wait_for_everyone()
+        return result
+
+    def _finish(self, seconds: float) -> RunResult:
+        val = self.validate() if self.val_set is not None else None
+        test = None
+        if self.test_set is not None and self.acc.is_main_process:
+            test = ranking_accuracy(self.model, self.test_set)
+            self.files.log({"step": self.step, **test.as_dict("test_")})
+        result = RunResult(
+            run_dir=self.files.run_dir, steps=self.step, seconds=seconds,
+            final_loss=getattr(self, "last_loss", float("nan")),
+            skipped=self.skips.count, val=val.as_dict() if val else None,
+            test=test.as_dict() if test else None, best_step=self.best_step,
+            samples_per_s=getattr(self, "last_sps", 0.0), is_main=self.acc.is_main_process,
+            extra={"trainable_parameters": self.trainable, "world_size": self.world,
+                   "replica_digests": self._replica_digests(),
+                   "warmup": self.scheduler.warmup,
+                   "num_tokens": self.model.projectors[self.recipe.modality].config.num_tokens})
+        self.files.finish(self.model.projectors[self.recipe.modality], result)
+        self.acc.wait_for_everyone()
+        return result
+
+    def _replica_digests(self) -> list[str]:
+        """A digest of the trainable weights from every process (DDP keeps them identical)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for _, p in sorted(self.module.named_parameters()):
+            if p.requires_grad:
+                h.update(p.detach().float().cpu().numpy().tobytes())
+        if self.world == 1:
+            return [h.hexdigest()[:16]]
+        from accelerate.utils import gather_object
+
+        return list(gather_object([h.hexdigest()[:16]]))
+
+    def _say(self, message: str) -> None:
+        if self.acc.is_main_process and self.console is not None:
+            self.console.print(message)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    torch.manual_seed(seed)
+
+
+def launch_warning(env: dict[str, str] | None = None) -> str | None:
+    """Why a multi-process launch will run as one process, or ``None``.
+
+    ``accelerate launch --cpu --num_processes N`` starts N processes only through MPI
+    (``--mpirun_hostfile``); without it, one process runs. torchrun-based launching works
+    on CPU: ``accelerate launch --multi_gpu --num_processes N`` (or ``torchrun``).
+    """
+    import os
+
+    env = dict(os.environ) if env is None else env
+    sizes = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+    if env.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in env \
+            and not any(k in env for k in sizes):
+        return ("`accelerate launch --cpu --num_processes N` starts N processes only through "
+                "MPI (--mpirun_hostfile); this run is a single process. For DDP on CPU use "
+                "`accelerate launch --multi_gpu --num_processes N -m xalign train …` (torchrun, "
+                "gloo backend) or `torchrun --nproc_per_node N -m xalign train …`")
+    return None
+
+
+def make_accelerator(recipe: Recipe, run_dir: Path | None = None) -> Any:
+    """An ``Accelerator``: CPU unless CUDA is there; mixed precision on GPU only."""
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available()
+    return Accelerator(cpu=not cuda,
+                       mixed_precision=recipe.mixed_precision if cuda else "no",
+                       log_with=list(recipe.log_with) or None,
+                       project_dir=str(run_dir) if run_dir is not None else None)
