@@ -22,6 +22,7 @@ import torch
 from xalign.encoders.frozen import FrozenEncoder
 from xalign.errors import MediaError, UnknownNameError
 from xalign.featurize import featurize
+from xalign.media import check_file
 from xalign.registry import get_modality
 
 from .cache import FeatureCache
@@ -85,6 +86,10 @@ class FeatureDataset:
         if modality not in self.encoders:
             raise UnknownNameError("encoder for modality", modality, self.encoders,
                                    hint="pass one in FeatureDataset(encoders={...})")
+        if isinstance(media, (str, Path)):
+            # content-addressed cache hits must not accept files the loader would refuse
+            # (a good file's bytes under a missing or unsupported name)
+            check_file(media, get_modality(modality).extensions)
         cache = self.cache
         if cache is None or (self.train and cache.train_views == 0):
             return self._compute(modality, media)
