@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	# another venv layered over this one takes precedence (tests/test_packaging.py)
 	$(BIN)/pip install -q -e ".[dev,lora,datagen]"
 	$(BIN)/pip install -q --config-settings editable_mode=compat $(addprefix -e ,$(PLUGINS))
+	# optional extras the tests exercise: decord (video, first choice), kaldi-native-fbank (audio)
+	$(BIN)/pip install -q "decord>=0.6" "kaldi-native-fbank>=1.19"
 	touch $(STAMP)
 
 install: $(STAMP)
