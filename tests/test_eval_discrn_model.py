@@ -51,6 +51,9 @@ class Oracle:
         return out
 
     def candidate_losses(self, example, candidates):
+        if len(example.media) == 1:  # the per-input probe: is the asked value this input's?
+            attributes = self.attributes[self.known[fingerprint(example.media[0].features)]]
+            return torch.tensor([0.0 if c in attributes.values() else 1.0 for c in candidates])
         assert len(candidates) == 2
         first = "first" in self.generate([example])[0]
         return torch.tensor([0.0, 1.0] if first else [1.0, 0.0])
@@ -66,7 +69,9 @@ def test_oracle_through_the_model_path_scores_100_percent(encoders):
             feats = subsample_frames(featurize(registry.get(m), encoders[m], raw), 2)
             known[fingerprint(feats)] = sid
     oracle = Oracle(known, {ex.sample_ids[ex.label] for ex in examples})
-    report, scored = evaluate(oracle, examples, encoders, batch_size=4)
+    oracle.attributes = {sid: props["attributes"] for ex in examples
+                         for sid, props in zip(ex.sample_ids, ex.properties, strict=True)}
+    report, scored = evaluate(oracle, examples, encoders, batch_size=4, probe=True)
     systems = report["systems"]
     assert systems["xalign"]["accuracy"] == 1.0
     assert systems["text-only"]["accuracy"] == 0.0  # "both" is never right
@@ -81,6 +86,9 @@ def test_oracle_through_the_model_path_scores_100_percent(encoders):
     captioned = [e for e in oracle.seen if not e.media and "audio:" in e.instruction]
     assert len(captioned) == 6 and examples[0].captions[0] in captioned[0].instruction
     assert "by_kind" in systems["xalign"] and len(scored["xalign"]) == 6
+    probed = [ex for ex in examples if "probe" in ex.extra]
+    assert probed and systems["per-input probe"]["n"] == len(probed)
+    assert systems["per-input probe"]["accuracy"] == 1.0
     ranked, _ = evaluate(oracle, examples, encoders, answer_mode="rank", systems=("xalign",))
     assert ranked["systems"]["xalign"]["accuracy"] == 1.0
     assert ranked["settings"]["answer_mode"] == "rank"
@@ -188,11 +196,12 @@ def test_cli_runs_the_mini_discrn_with_saved_projectors(tmp_path, projector_args
                                       "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = _json(result.output)
-    assert set(report["systems"]) == {"xalign", "text-only", "caption"}
+    assert set(report["systems"]) == {"xalign", "text-only", "caption", "per-input probe"}
     assert report["systems"]["xalign"]["n"] == 4
     assert set(report["joint"]["systems"]) == {"both", "image only", "audio only"}
     rows = (out / "predictions.jsonl").read_text().splitlines()
-    assert len(rows) == 12 and (out / "discrn.png").is_file()
+    n_probe = report["systems"]["per-input probe"]["n"]
+    assert len(rows) == 12 + n_probe and (out / "discrn.png").is_file()
 
 
 def test_cli_reads_released_records_and_lists_missing_media(tmp_path, projector_args):
@@ -224,3 +233,18 @@ def test_cli_reads_released_records_and_lists_missing_media(tmp_path, projector_
     assert "joint" not in report
     skipped = [json.loads(x) for x in (out / "skipped.jsonl").read_text().splitlines()]
     assert [(s["item_id"], Path(s["path"]).name) for s in skipped] == [("2", "pic2.png")]
+
+
+def test_demo_finds_the_best_projector_of_each_run(tmp_path):
+    from xalign.errors import XalignError
+    from xalign.eval.demo import demo_projectors
+
+    for run, folders in (("audio", ["best", "projector"]), ("image", ["projector"]),
+                         ("notes", [])):
+        for folder in folders:
+            (tmp_path / run / folder).mkdir(parents=True)
+            (tmp_path / run / folder / "config.json").write_text("{}")
+    assert demo_projectors(tmp_path) == [tmp_path / "audio" / "best",
+                                         tmp_path / "image" / "projector"]
+    with pytest.raises(XalignError, match="two modalities"):
+        demo_projectors(tmp_path / "audio")

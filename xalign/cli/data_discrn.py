@@ -61,8 +61,7 @@ def discrn(
     seed: int = typer.Option(0, "--seed", min=0),
     as_json: bool = typer.Option(False, "--json", help="Print the stage counts as JSON."),
 ) -> None:
-    """LLM-listed properties, MiniLM pairing, LLM triplets, round-trip filter; writes the
-    records in the format `xalign eval discrn --data` reads, and the count kept per stage."""
+    """Build a DisCRn set (DESIGN §4): properties, pairing, triplets, round-trip filter."""
     from xalign.datagen.discrn_builder import DiscrnBuildConfig, build_discrn
     from xalign.datagen.embedding import load_minilm
     from xalign.datagen.textgen import load_generator

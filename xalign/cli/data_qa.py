@@ -28,8 +28,7 @@ def qa(
     seed: int = typer.Option(0, "--seed", min=0),
     as_json: bool = typer.Option(False, "--json", help="Print the stage counts as JSON."),
 ) -> None:
-    """Answers, then questions, then a round-trip check (colour removed first for 3D);
-    writes training-manifest lines and the count kept per stage."""
+    """QA pairs from captions (DESIGN §5): answers, questions, round-trip check."""
     from xalign.datagen.qa_builder import QABuildConfig, build_qa
     from xalign.datagen.textgen import load_generator
     from xalign.registry import get_registry

@@ -61,6 +61,8 @@ def discrn(
                                    help="Also score the text-only and caption baselines."),
     joint: bool = typer.Option(True, "--joint/--no-joint",
                                help="Mini-DisCRn only: also run the joint-reasoning questions."),
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="Mini-DisCRn only: also the "
+                               "per-input probe (each input alone, trained question format)."),
     pairs: str = typer.Option("", "--pairs", help="Mini-DisCRn pairs, e.g. audio-video,3d-image "
                               "(default: every installed pair)."),
     per_pair: int = typer.Option(24, "--per-pair", min=2, help="Mini-DisCRn examples per pair."),
@@ -110,7 +112,8 @@ def discrn(
         report, scored = run.evaluate(model, examples, encoders, systems=systems,
                                       batch_size=batch_size, preset=preset, frames=frames,
                                       seed=seed, skips=skips, joint=joint_examples,
-                                      answer_mode=answer_mode, **overrides)
+                                      answer_mode=answer_mode,
+                                      probe=probe and data is None, **overrides)
         report["settings"]["use_cue"] = use_cue
         report["source"] = str(data) if data else "mini-discrn"
     if out is not None:

@@ -51,7 +51,7 @@ def run_mini_discrn(console: Console | None = None, root: Path = Path("runs/demo
                       None)
     joint = synthetic_joint(joint_pair, per_pair, seed) if joint_pair else None
     report, scored = evaluate(model, examples, encoders, batch_size=batch_size, preset=preset,
-                              seed=seed, joint=joint)
+                              seed=seed, joint=joint, probe=True)
     write_outputs(report, scored, root / "discrn")
     print_tables(report, console)
     ours = report["systems"]["xalign"]

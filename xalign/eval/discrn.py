@@ -79,9 +79,12 @@ def evaluate(model: Any, examples: Sequence[DiscrnExample], encoders: Mapping[st
              systems: Sequence[str] = ("xalign", "text-only", "caption"), batch_size: int = 8,
              preset: str = "short_answer", frames: int | None = 2, seed: int = 0,
              skips: SkipReport | None = None, joint: Sequence[Any] | None = None,
-             answer_mode: str = "generate", **overrides: Any,
+             answer_mode: str = "generate", probe: bool = False, **overrides: Any,
              ) -> tuple[dict[str, Any], dict[str, list[Scored]]]:
-    """Answer ``examples`` with the model and the baselines and build the report."""
+    """Answer ``examples`` with the model and the baselines and build the report.
+
+    ``probe`` adds the per-input diagnostic of :mod:`xalign.eval.discrn_probe` (mini-DisCRn
+    attribute questions only)."""
     from xalign.eval.discrn_run import prepare, run_systems
 
     skips = skips if skips is not None else SkipReport()
@@ -90,6 +93,10 @@ def evaluate(model: Any, examples: Sequence[DiscrnExample], encoders: Mapping[st
     prepared = prepare(examples, encoders, frames, skips)
     answers = run_systems(model, prepared, systems, batch_size, preset, answer_mode,
                           **overrides)
+    if probe:
+        from xalign.eval.discrn_probe import SYSTEM, probe_answers
+
+        answers[SYSTEM] = probe_answers(model, prepared)
     report, scored = make_report([p.example for p in prepared], answers, seed, skips)
     report["settings"] = {"preset": preset, "frames": frames, "batch_size": batch_size,
                           "answer_mode": answer_mode,

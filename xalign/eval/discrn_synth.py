@@ -78,9 +78,13 @@ def attribute_question(attribute: str, value: str) -> str:
     return template.format(attribute=attribute.replace("_", " "), value=value)
 
 
-def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[tuple[str, int]]]:
-    """Every certain question about the pair, by kind: ``(question, index of the answer)``."""
-    out: dict[str, list[tuple[str, int]]] = {k: [] for k in KINDS}
+Question = tuple[str, int, tuple[str, str] | None]  # text, answer index, (attribute, value)
+
+
+def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[Question]]:
+    """Every certain question about the pair, by kind: ``(question, index of the answer,
+    probe)`` where the probe is the (attribute, value) an attribute question asks about."""
+    out: dict[str, list[Question]] = {k: [] for k in KINDS}
     qa, qb = a.sample.quantities, b.sample.quantities
     for key in sorted(set(qa) & set(qb)):
         diff = float(qa[key]) - float(qb[key])
@@ -88,7 +92,7 @@ def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[tuple
             more, less = QUANTITY_QUESTIONS.get(key, tuple(
                 t.format(key=key.replace("_", " ")) for t in _GENERIC_QUANTITY))
             larger = 0 if diff > 0 else 1
-            out["quantity"] += [(more, larger), (less, 1 - larger)]
+            out["quantity"] += [(more, larger, None), (less, 1 - larger, None)]
     attrs = (a.sample.attributes, b.sample.attributes)
     vocab = (a.modality.attributes, b.modality.attributes)
     for i in (0, 1):
@@ -99,10 +103,10 @@ def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[tuple
                 continue
             if name in attrs[other]:
                 if str(attrs[other][name]) != value:
-                    out["attribute"].append((attribute_question(name, value), i))
+                    out["attribute"].append((attribute_question(name, value), i, (name, value)))
             elif name in EXCLUSIVE_ATTRIBUTES and name not in vocab[other] and not any(
                     value in values for values in vocab[other].values()):
-                out["exclusive"].append((attribute_question(name, value), i))
+                out["exclusive"].append((attribute_question(name, value), i, (name, value)))
     return out
 
 
@@ -153,7 +157,7 @@ def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: i
                                        "the two generators share no quantity or attribute")
                 chosen = fallback
             a, b, found, kind = chosen
-            question, label = rng.choice(found[kind])
+            question, label, probe = rng.choice(found[kind])
             made.append(DiscrnExample(
                 id=f"mini-{m1}-{m2}-{len(made):04d}", modalities=(m1, m2),
                 sample_ids=(a.sample_id, b.sample_id), label=label, question=question,
@@ -161,6 +165,6 @@ def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: i
                 properties=(_properties(a), _properties(b)),
                 baseline_captions=(a.sample.caption, b.sample.caption),
                 media=(a.sample.raw, b.sample.raw), source="mini-discrn",
-                extra={"kind": kind}))
+                extra={"kind": kind, **({"probe": list(probe)} if probe else {})}))
         examples += balance(made)
     return examples
