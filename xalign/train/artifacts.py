@@ -103,8 +103,8 @@ class RunFiles:
             (self.run_dir / "skipped.jsonl").write_text("".join(x + "\n" for x in lines),
                                                         encoding="utf-8")
 
-    def finish(self, projector: Any, result: Any) -> None:
-        """Final projector, summary, plot and model card."""
+    def finish(self, projector: Any, result: Any, llm: Any = None) -> None:
+        """Final projector (and tuned LLM), summary, plot and model card."""
         self.acc.wait_for_everyone()
         if self.trackers:
             self.acc.end_training()
@@ -112,6 +112,9 @@ class RunFiles:
             return
         self.merge_skips()
         projector.save_pretrained(self.run_dir / "projector")
+        if llm is not None:  # a recipe that tunes the LLM: its adapters (LoRA) or weights
+            llm.model.save_pretrained(self.run_dir / "llm")
+            llm.tokenizer.save_pretrained(self.run_dir / "llm")
         summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
         summary.update(summary.pop("extra"))
         write_json(self.run_dir / "summary.json", summary)

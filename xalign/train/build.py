@@ -47,7 +47,7 @@ def build_llm(recipe: Recipe) -> Any:
     from xalign.llm import apply_lora, load_llm
 
     spec = recipe.llm
-    llm = load_llm(spec.source, gguf_file=spec.gguf_file, frozen=True)
+    llm = load_llm(spec.source, gguf_file=spec.gguf_file, dtype=spec.dtype, frozen=True)
     if spec.tune == "lora":
         apply_lora(llm, r=spec.lora.r, alpha=spec.lora.alpha, dropout=spec.lora.dropout,
                    target_modules=spec.lora.target_modules)

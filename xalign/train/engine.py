@@ -317,7 +317,8 @@ class Trainer:
                    "replica_digests": self._replica_digests(),
                    "warmup": self.scheduler.warmup,
                    "num_tokens": self.model.projectors[self.recipe.modality].config.num_tokens})
-        self.files.finish(self.model.projectors[self.recipe.modality], result)
+        self.files.finish(self.model.projectors[self.recipe.modality], result,
+                          self.model.llm if self.tune_llm else None)
         self.acc.wait_for_everyone()
         return result
 

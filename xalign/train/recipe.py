@@ -41,6 +41,7 @@ class LLMSpec(StrictModel):
 
     source: str = "smollm2"
     gguf_file: str | None = None
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: the model's default
     tune: Literal["frozen", "lora", "full"] = "frozen"
     lr: Annotated[float, Field(gt=0)] | None = None  # peak lr of the LLM's weights; None: optim.lr
     lora: LoraSpec = Field(default_factory=LoraSpec)
