@@ -44,7 +44,7 @@ def test_repeated_sigkill_and_resume_reproduce_the_uninterrupted_run(tmp_path: P
         assert process.returncode == -signal.SIGKILL
         survived += 1
         process = _train("--resume", str(run_dir))
-    out, err = process.communicate(timeout=600)
+    _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     _, err = whole.communicate(timeout=600)
     assert whole.returncode == 0, err
