@@ -300,7 +300,10 @@ def build_encoders(projectors: Mapping[str, Projector]) -> dict[str, Any]:
     for name, projector in projectors.items():
         modality = get_modality(projector.config.modality or name)
         encoder_id = projector.config.encoder_id
-        encoder = modality.build_encoder(None if encoder_id in ("", "tiny") else encoder_id)
+        # the built-in encoder is recorded under its own id (e.g. "xalign-image-tiny")
+        default = modality.build_encoder(None)
+        builtin = encoder_id in ("", "tiny", default.encoder_id)
+        encoder = default if builtin else modality.build_encoder(encoder_id)
         if encoder.feature_dim != projector.config.feature_dim:
             raise CheckpointError(
                 f"projector {name!r} expects {projector.config.feature_dim}-d features, the "

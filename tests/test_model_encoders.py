@@ -1,0 +1,28 @@
+"""Projectors trained on a plugin's built-in encoder get that encoder back at load time."""
+
+from __future__ import annotations
+
+import pytest
+
+from xalign.errors import CheckpointError
+from xalign.model import build_encoders
+from xalign.projectors import ProjectorConfig, build_projector
+from xalign.registry import get_modality
+
+
+@pytest.mark.parametrize("name", ["image", "video", "audio", "3d"])
+def test_builtin_encoder_id_resolves_to_the_builtin_encoder(name: str) -> None:
+    modality = get_modality(name)
+    recorded = modality.build_encoder(None).encoder_id  # what a training run writes
+    for encoder_id in ("tiny", recorded):
+        config = ProjectorConfig(kind="linear", modality=name, feature_dim=modality.feature_dim,
+                                 llm_dim=8, num_tokens=1, encoder_id=encoder_id)
+        encoders = build_encoders({name: build_projector(config)})
+        assert encoders[name].encoder_id == recorded
+
+
+def test_feature_width_mismatch_is_reported() -> None:
+    config = ProjectorConfig(kind="linear", modality="image", feature_dim=7, llm_dim=8,
+                             num_tokens=1)
+    with pytest.raises(CheckpointError, match="7-d features"):
+        build_encoders({"image": build_projector(config)})
