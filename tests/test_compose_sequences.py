@@ -127,3 +127,20 @@ def test_a_batch_mixing_targets_and_no_targets_is_refused(llm) -> None:
     items = [ComposeItem([], "a", "b"), ComposeItem([], "c")]
     with pytest.raises(XalignError, match="every example"):
         Composer(llm.tokenizer).compose(items, llm.embeddings)
+
+
+def test_system_prompt_becomes_the_first_turn(llm) -> None:
+    tok = llm.tokenizer
+    item = ComposeItem([(" audio: ", media(2, 0))], "What is it?", "a tone")
+    default = Composer(tok).compose([item], llm.embeddings)
+    empty = Composer(tok, system_prompt="").compose([item], llm.embeddings)
+    told = Composer(tok, system_prompt="Be brief.").compose([item], llm.embeddings)
+    text = tok.decode(told.input_ids[0].tolist())
+    assert "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n audio: " in text
+    assert tok.decode(empty.input_ids[0].tolist()).startswith(
+        "<|im_start|>system\n<|im_end|>\n<|im_start|>user\n")
+    # the template's own default system turn is replaced, not added to
+    assert empty.input_ids.shape[1] < default.input_ids.shape[1]
+    assert tok.decode(told.input_ids[0].tolist()).count("<|im_start|>system") == 1
+    # the labels still cover exactly the target
+    assert (told.labels != IGNORE_INDEX).sum() == (default.labels != IGNORE_INDEX).sum()

@@ -246,3 +246,19 @@ def test_concurrent_writers_and_reader_never_see_half_entries(tmp_path: Path) ->
     assert complete > 0
     leftovers = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert leftovers == ["ab" * 32 + ".safetensors"]  # no temp files left behind
+
+
+def test_same_weights_with_another_output_layout_do_not_share_cached_features() -> None:
+    from xalign.data.hashing import encoder_fingerprint
+    from xalign.encoders import FrozenEncoder
+    from xalign.encoders.tiny import build_tiny
+
+    def encoder(pool: bool) -> FrozenEncoder:
+        return FrozenEncoder(build_tiny(lambda: torch.nn.Linear(4, 8), 8, seed=1, pool=pool),
+                             8, "same-id")
+
+    pooled, tokens = encoder(True), encoder(False)
+    assert all(torch.equal(a, b) for a, b in zip(pooled.state_dict().values(),
+                                                 tokens.state_dict().values(), strict=True))
+    assert encoder_fingerprint(pooled) != encoder_fingerprint(tokens)
+    assert encoder_fingerprint(pooled) == encoder_fingerprint(encoder(True))

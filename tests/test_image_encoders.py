@@ -11,9 +11,11 @@ import transformers as T
 from safetensors.torch import load_file
 from xalign_plugin_image.encoders import build_encoder
 from xalign_plugin_image.encoders.hf import VisionTower
+from xalign_plugin_image.encoders.tiny import build_tiny_backbone
 from xalign_plugin_image.preprocess import CLIP_MEAN, CLIP_STD
 
 from xalign.encoders import FrozenEncoder
+from xalign.encoders.tiny import salient_pool
 from xalign.errors import CheckpointError, UnknownNameError
 
 VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -75,16 +77,26 @@ def test_tiny_is_seeded_frozen_and_small() -> None:
     # small enough for CPU (timing is not asserted: the test machines are shared)
     assert sum(p.numel() for p in encoder.parameters()) < 2_000_000
     out = encoder(_images(1))
-    assert out.shape == (1, 196, 256) and torch.isfinite(out).all()
+    assert out.shape == (1, 1, 256) and torch.isfinite(out).all()
 
 
 def test_tiny_tokens_depend_on_their_patch() -> None:
-    encoder = build_encoder(None)
+    backbone = build_tiny_backbone(pool=False).eval()  # the 196 tokens the encoder pools
     x = _images(1)
     y = x.clone()
     y[..., :16, :16] += 1.0  # change the top-left patch only
-    diff = (encoder(x) - encoder(y)).abs().mean(-1)[0]
+    with torch.no_grad():
+        diff = (backbone(x) - backbone(y)).abs().mean(-1)[0]
+    assert diff.shape == (196,)
     assert diff[0] > 5 * diff[1:].mean()  # attention mixes, but the patch's own token moves most
+
+
+def test_tiny_encoder_returns_the_salient_pool_of_the_patch_tokens() -> None:
+    x = _images(2)
+    with torch.no_grad():
+        tokens = build_tiny_backbone(pool=False).eval()(x)
+        pooled = build_encoder(None)(x)
+    torch.testing.assert_close(pooled, salient_pool(tokens))
 
 
 # -- transformers towers -------------------------------------------------------------------

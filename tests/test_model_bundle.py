@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from tests.fixtures_llm import make_tiny_llm
-from xalign.compose import IGNORE_INDEX
-from xalign.errors import CheckpointError, UnknownNameError
+from xalign.compose import IGNORE_INDEX, Composer
+from xalign.errors import CheckpointError, UnknownNameError, XalignError
 from xalign.model import Example, MediaFeatures, XAlignModel
 from xalign.projectors import ProjectorConfig, build_projector
 
@@ -136,6 +136,26 @@ def test_from_pretrained_composes_projectors_saved_separately(tmp_path: Path) ->
     assert torch.allclose(loaded.loss(exs), fresh.loss(exs), atol=1e-6)
     with pytest.raises(Exception, match="two projectors for modality 'audio'"):
         XAlignModel.from_pretrained([tmp_path / "a", tmp_path / "a"], llm=llm)
+
+
+def test_the_system_prompt_recorded_at_training_is_used_when_composing(tmp_path: Path) -> None:
+    import dataclasses
+
+    llm = make_tiny_llm()
+    audio = projector("qformer", "audio", llm)
+    audio.config = dataclasses.replace(audio.config, system_prompt="")
+    audio.save_pretrained(tmp_path / "a")
+    loaded = XAlignModel.from_pretrained([tmp_path / "a"], llm=llm)
+    assert loaded.composer.template.prefix == Composer(llm.tokenizer,
+                                                       system_prompt="").template.prefix
+    image = projector("mlp", "image", llm)
+    image.config = dataclasses.replace(image.config, system_prompt="Be brief.")
+    with pytest.raises(XalignError, match="different system prompts"):
+        XAlignModel(llm, {"audio": audio, "image": image})
+    # an explicit choice wins over what the projectors recorded
+    chosen = XAlignModel(llm, {"audio": audio, "image": image}, system_prompt="Be brief.")
+    assert chosen.composer.template.prefix == Composer(
+        llm.tokenizer, system_prompt="Be brief.").template.prefix
 
 
 def test_with_lora_the_adapters_train_too() -> None:

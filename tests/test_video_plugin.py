@@ -10,6 +10,7 @@ from xalign_plugin_image.plugin import MODALITY as IMAGE
 from xalign_plugin_video import plugin
 from xalign_plugin_video.sampling import FRAMES_ENV
 
+from xalign.errors import CheckpointError
 from xalign.featurize import featurize_file
 from xalign.registry import Registry
 
@@ -31,15 +32,25 @@ def test_modality_fields_and_featurize(tmp_path: Path) -> None:
     path = modality.write(sample.raw, tmp_path / "clip")
     encoder = modality.build_encoder(None)
     features = featurize_file(modality, encoder, path)
-    assert features.shape == (5, 196, modality.feature_dim)
+    assert features.shape == (5, 2, modality.feature_dim)
 
 
-def test_default_encoder_is_the_image_tiny_encoder() -> None:
+def test_default_encoder_is_the_image_tiny_encoder_plus_motion() -> None:
     video, image = plugin.make_modality().build_encoder(None), IMAGE.build_encoder(None)
-    assert video.encoder_id == image.encoder_id
     for (name, a), b in zip(video.state_dict().items(), image.state_dict().values(),
                             strict=True):
         assert torch.equal(a, b), name
+    clip = plugin.make_modality().preprocess(plugin.make_modality().synthesize(3).raw, False)
+    with torch.no_grad():
+        per_frame, features = image(clip), video(clip)
+    assert torch.equal(features[:, :1], per_frame)  # each frame: the image encoder's token
+    motion = per_frame[-1] - per_frame[0]  # then the clip's motion, the same for every frame
+    assert all(torch.equal(frame[1:], motion) for frame in features)
+
+
+def test_other_sources_go_to_the_image_plugins_towers() -> None:
+    with pytest.raises(CheckpointError, match="'/nonexistent/tower' is neither a local directory"):
+        plugin.make_modality().build_encoder("/nonexistent/tower")
 
 
 def test_frames_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

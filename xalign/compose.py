@@ -70,10 +70,16 @@ class Template:
     chat: bool
 
 
-def build_template(tokenizer: Any, use_chat_template: bool = True) -> Template:
-    """Split the tokenizer's chat template around the user and assistant contents."""
+def build_template(tokenizer: Any, use_chat_template: bool = True,
+                   system_prompt: str | None = None) -> Template:
+    """Split the tokenizer's chat template around the user and assistant contents.
+
+    ``system_prompt`` becomes a system turn before the user turn (``""``: an empty one,
+    which for SmolLM2 replaces its 20-token default system prompt); ``None`` leaves
+    the template's default.
+    """
     if use_chat_template and getattr(tokenizer, "chat_template", None):
-        return _chat_template(tokenizer)
+        return _chat_template(tokenizer, system_prompt)
     bos = tokenizer.bos_token_id
     probe = tokenizer("x")["input_ids"]
     prefix = (bos,) if bos is not None and probe and probe[0] == bos else ()
@@ -81,12 +87,15 @@ def build_template(tokenizer: Any, use_chat_template: bool = True) -> Template:
     return Template(prefix=prefix, suffix=(), end=end, chat=False)
 
 
-def _chat_template(tokenizer: Any) -> Template:
-    user = [{"role": "user", "content": _USER}]
+def _chat_template(tokenizer: Any, system_prompt: str | None = None) -> Template:
+    messages = [{"role": "user", "content": _USER}]
+    if system_prompt is not None:
+        messages.insert(0, {"role": "system", "content": system_prompt})
     try:
-        prompt = tokenizer.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False,
+                                               add_generation_prompt=True)
         full = tokenizer.apply_chat_template(
-            [*user, {"role": "assistant", "content": _ASSISTANT}], tokenize=False
+            [*messages, {"role": "assistant", "content": _ASSISTANT}], tokenize=False
         )
     except Exception as exc:  # jinja raises its own error types from inside templates
         raise XalignError(f"the tokenizer's chat template failed on a single user turn ({exc}); "
@@ -115,10 +124,10 @@ class Composer:
     """Builds padded ``inputs_embeds`` / ``attention_mask`` / ``labels`` for a batch."""
 
     def __init__(self, tokenizer: Any, *, use_cue: bool = True, use_chat_template: bool = True,
-                 pad_token_id: int | None = None) -> None:
+                 system_prompt: str | None = None, pad_token_id: int | None = None) -> None:
         self.tokenizer = tokenizer
         self.use_cue = use_cue
-        self.template = build_template(tokenizer, use_chat_template)
+        self.template = build_template(tokenizer, use_chat_template, system_prompt)
         if pad_token_id is None:
             pad_token_id = tokenizer.pad_token_id
         if pad_token_id is None:

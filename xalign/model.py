@@ -10,7 +10,7 @@ tokens are concatenated into ``F·K`` tokens, then the composer places them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,8 @@ class XAlignModel(nn.Module):
     """Frozen LLM + projectors. Only projector (and LoRA) parameters train."""
 
     def __init__(self, llm: LoadedLLM, projectors: Mapping[str, Projector], *,
-                 use_cue: bool = True, use_chat_template: bool = True) -> None:
+                 use_cue: bool = True, use_chat_template: bool = True,
+                 system_prompt: str | None = None) -> None:
         super().__init__()
         self.llm = llm
         self.language_model = llm.model  # registered so that .to(device) moves it
@@ -62,8 +63,10 @@ class XAlignModel(nn.Module):
             check_projector(projector, llm, source=f"projector {name!r}")
         if llm.tokenizer.pad_token is None and llm.tokenizer.eos_token is not None:
             llm.tokenizer.pad_token = llm.tokenizer.eos_token
+        if system_prompt is None:
+            system_prompt = recorded_system_prompt(self.projectors.values())
         self.composer = Composer(llm.tokenizer, use_cue=use_cue,
-                                 use_chat_template=use_chat_template)
+                                 use_chat_template=use_chat_template, system_prompt=system_prompt)
         self._cues: dict[str, str] = {}
         self._qformer_tokenizers: dict[str, Any] = {}
         base = llm.model.get_base_model() if hasattr(llm.model, "get_base_model") else llm.model
@@ -273,6 +276,16 @@ class XAlignModel(nn.Module):
             )
         finally:
             self.train(was_training)
+
+
+def recorded_system_prompt(projectors: Iterable[Projector]) -> str | None:
+    """The system prompt the projectors were trained under (they must agree), else ``None``."""
+    prompts = {p.config.modality: p.config.system_prompt for p in projectors
+               if p.config.system_prompt is not None}
+    if len(set(prompts.values())) > 1:
+        raise XalignError(f"the projectors were trained under different system prompts "
+                          f"({prompts}); pass system_prompt= to choose one")
+    return next(iter(prompts.values()), None)
 
 
 def check_projector(projector: Projector, llm: LoadedLLM, source: str) -> None:

@@ -99,10 +99,14 @@ def _feed(h: Any, obj: Any) -> None:
 
 def encoder_fingerprint(encoder: torch.nn.Module, encoder_id: str | None = None,
                         sample: int = 1024) -> str:
-    """A digest of the encoder's id, its tensors' names/shapes/dtypes and a strided sample of
-    their values: cheap even at ViT-g size, and it changes when the weights do."""
+    """A digest of the encoder's id, its module structure (``repr``: classes, layer sizes,
+    flags such as a pooling switch), its tensors' names/shapes/dtypes and a strided sample of
+    their values: cheap even at ViT-g size, and it changes when the weights or the code's
+    module layout do (the same seeded weights with a new output pooling must not hit
+    features cached before)."""
     h = hashlib.sha256()
     _tag(h, "encoder", encoder_id or getattr(encoder, "encoder_id", type(encoder).__name__))
+    _tag(h, "structure", repr(encoder))
     for name, tensor in encoder.state_dict().items():
         _tag(h, name, tensor.dtype, tuple(tensor.shape))
         flat = tensor.detach().reshape(-1)

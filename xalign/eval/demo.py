@@ -32,8 +32,8 @@ def demo_projectors(root: Path = Path("runs/demo")) -> list[Path]:
 
 
 def run_mini_discrn(console: Console | None = None, root: Path = Path("runs/demo"),
-                    per_pair: int = 24, preset: str = "greedy", batch_size: int = 16,
-                    seed: int = 0) -> dict[str, Any]:
+                    per_pair: int = 12, preset: str = "greedy", batch_size: int = 16,
+                    seed: int = 0, max_new_tokens: int = 12) -> dict[str, Any]:
     """Run, write and print the mini-DisCRn; returns the report."""
     from xalign.eval.discrn import evaluate
     from xalign.eval.discrn_report import print_tables, write_outputs
@@ -50,8 +50,10 @@ def run_mini_discrn(console: Console | None = None, root: Path = Path("runs/demo
     joint_pair = next((p for p in (("video", "audio"), ("image", "audio")) if set(p) <= names),
                       None)
     joint = synthetic_joint(joint_pair, per_pair, seed) if joint_pair else None
+    # 12 new tokens hold any answer the matcher can read ("The second one, the video.")
     report, scored = evaluate(model, examples, encoders, batch_size=batch_size, preset=preset,
-                              seed=seed, joint=joint, probe=True)
+                              seed=seed, joint=joint, probe=True,
+                              max_new_tokens=max_new_tokens)
     write_outputs(report, scored, root / "discrn")
     print_tables(report, console)
     ours = report["systems"]["xalign"]

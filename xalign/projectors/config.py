@@ -73,6 +73,9 @@ class ProjectorConfig:
     instruction_vocab_size: int | None = None
     match_params_of: str | None = None  # linear only: "qformer"
     hidden_dim: int | None = None  # mlp hidden width / linear bottleneck rank
+    # the chat template's system turn during training (None: the template's default);
+    # XAlignModel composes with the same one
+    system_prompt: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("feature_dim", "llm_dim", "num_tokens", "frames"):

@@ -89,6 +89,7 @@ def build_projector(recipe: Recipe, modality: Modality, encoder: FrozenEncoder, 
         else None,
         match_params_of=spec.match_params_of,
         hidden_dim=spec.hidden_dim,
+        system_prompt=recipe.llm.system_prompt,
     )
     projector = make(config)
     if spec.init_from:
@@ -102,7 +103,7 @@ def build_model(recipe: Recipe, llm: Any, projector: Any) -> Any:
     from xalign.model import XAlignModel
 
     return XAlignModel(llm=llm, projectors={recipe.modality: projector},
-                       use_cue=recipe.use_cue)
+                       use_cue=recipe.use_cue, system_prompt=recipe.llm.system_prompt)
 
 
 def _source(spec: Any, recipe: Recipe) -> Source:

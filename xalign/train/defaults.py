@@ -14,29 +14,42 @@ from typing import Any
 from xalign.train.recipe import Recipe
 from xalign.train.recipe_io import load_recipe, merge, recipe_from_dict
 
-# Shared by the four tiny recipes (recipes/tiny-base.yaml).
+# Shared by the four tiny recipes (recipes/tiny-base.yaml). Measured choices (README,
+# "It learns"): a linear projector at lr 1e-2 learns within the demo's budget where the tiny
+# Q-Former does not yet; bf16 autocast halves the CPU step; an empty system turn saves 20
+# tokens per example; classification items (options in the instruction) of the attributes
+# the demo tests.
 TINY_BASE: dict[str, Any] = {
     "description": "Embedded offline default: SmolLM2-135M (frozen) + the plugin's tiny seeded "
-                   "encoder (not pretrained) + a tiny Q-Former, trained on the synthetic world.",
-    "llm": {"source": "smollm2"},
+                   "encoder (not pretrained) + a linear projector, trained on the synthetic "
+                   "world.",
+    "llm": {"source": "smollm2", "system_prompt": ""},
     "encoder": {"source": None},
-    "projector": {"kind": "qformer", "preset": "tiny", "num_tokens": 4},
-    "data": {"sources": [{"kind": "synthetic", "size": 480, "tasks": ["classify", "qa"]}]},
-    "optim": {"lr": 1e-3, "warmup_steps": 1000, "weight_decay": 0.05},
-    "schedule": {"max_steps": 120, "batch_size": 8, "grad_accum": 1, "clip_grad_norm": 1.0,
-                 "log_every": 5},
+    "projector": {"kind": "linear", "preset": "tiny", "num_tokens": 4},
+    "data": {"sources": [{"kind": "synthetic", "size": 480, "tasks": ["classify"]}]},
+    "optim": {"lr": 1e-2, "warmup_steps": 1000, "weight_decay": 0.05},
+    "schedule": {"max_steps": 200, "batch_size": 8, "grad_accum": 1, "clip_grad_norm": 1.0,
+                 "log_every": 10},
     "cache": {"enabled": True, "train_views": 1},
-    "checkpoint": {"every": 60, "keep_last": 1},
-    "eval": {"every": 0, "val_size": 48, "test_size": 120, "max_chance": 0.25},
+    "checkpoint": {"every": 80, "keep_last": 1},
+    "eval": {"every": 0, "val_size": 32, "test_size": 100, "max_chance": 0.25},
+    "mixed_precision": "bf16",
     "seed": 0,
 }
 
-# What differs per modality (recipes/tiny-<modality>.yaml).
+
+def _train_on(*attributes: str) -> dict[str, Any]:
+    tasks = [f"classify:{a}" for a in attributes]
+    return {"data": {"sources": [{"kind": "synthetic", "size": 480, "tasks": tasks}]}}
+
+
+# What differs per modality (recipes/tiny-<modality>.yaml): the attributes trained on, those
+# whose chance is <= 25% (what the demo's held-out table asks).
 TINY_VARIANTS: dict[str, dict[str, Any]] = {
-    "image": {},
-    "video": {},
-    "audio": {},
-    "3d": {},
+    "image": _train_on("colour", "position"),
+    "video": _train_on("direction", "colour"),
+    "audio": _train_on("count"),
+    "3d": _train_on("shape"),
 }
 
 

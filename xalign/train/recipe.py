@@ -45,6 +45,9 @@ class LLMSpec(StrictModel):
     tune: Literal["frozen", "lora", "full"] = "frozen"
     lr: Annotated[float, Field(gt=0)] | None = None  # peak lr of the LLM's weights; None: optim.lr
     lora: LoraSpec = Field(default_factory=LoraSpec)
+    # the chat template's system turn ("": empty); None: the template's default. Recorded
+    # in the projector so that inference composes prompts the same way.
+    system_prompt: str | None = None
 
 
 class EncoderSpec(StrictModel):
@@ -206,6 +209,6 @@ class Recipe(StrictModel):
     use_cue: bool = True
     seed: NonNegInt = 0
     max_bad_fraction: Annotated[float, Field(ge=0, le=1)] = 0.01
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # GPU only; ignored on CPU
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # fp16: GPU only, ignored on CPU
     log_with: list[Literal["tensorboard", "trackio"]] = Field(default_factory=list)
     output_dir: str | None = None  # None: runs/<modality>-<timestamp>

@@ -81,7 +81,8 @@ def evaluate_run(run_dir: Path, split: str = "test", size: int | None = None,
     llm = llm if llm is not None else build_llm(recipe)
     projector = load_projector(run_dir / which, llm_dim=llm.hidden_size,
                                feature_dim=encoder.feature_dim)
-    model = XAlignModel(llm, {recipe.modality: projector}, use_cue=recipe.use_cue)
+    model = XAlignModel(llm, {recipe.modality: projector}, use_cue=recipe.use_cue,
+                        system_prompt=recipe.llm.system_prompt)
     count = size or (recipe.eval.test_size if split == "test" else recipe.eval.val_size) or 100
     from xalign.train.build import feature_cache
 

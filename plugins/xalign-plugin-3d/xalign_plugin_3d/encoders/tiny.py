@@ -9,7 +9,8 @@ tokens keep where the surface is and how it is shaped locally, so shape,
 size-relative-to-the-base and aspect stay linearly readable from random
 (seeded, untrained) weights (a linear probe on 150 synthetic items reads shape
 at ~0.85, size ~1.0, aspect ~0.95; 5x5x5 cells did worse on shape, ~0.6).
-Output: ``[N, 64, 256]``.
+The encoder returns their salient pool (``[N, 1, 256]``), see
+:func:`xalign.encoders.tiny.salient_pool`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from xalign.encoders.tiny import build_tiny
 
 TINY_DIM = 256
 TINY_SEED = 3_141
+TINY_ID = "xalign-3d-tiny-2"  # -2: one pooled token instead of the 64 cell tokens
 GRID = 4
 POINT_HIDDEN, POINT_DIM = 32, 64  # per point: kept small, it runs 8,192 times per item
 
@@ -58,7 +60,8 @@ class VoxelTokenizer(nn.Module):
 
 
 def build_tiny_encoder() -> FrozenEncoder:
-    """The seeded tiny encoder: identical weights on every machine."""
+    """The seeded tiny encoder (identical weights on every machine): ``[N, 1, 256]``, the 64
+    cell tokens' salient pool (see :func:`xalign.encoders.tiny.salient_pool`)."""
     backbone = build_tiny(lambda: VoxelTokenizer(TINY_DIM, GRID), TINY_DIM, TINY_SEED,
-                          depth=2, heads=4, max_tokens=GRID ** 3)
-    return FrozenEncoder(backbone, TINY_DIM, "tiny")
+                          depth=2, heads=4, max_tokens=GRID ** 3, pool=True)
+    return FrozenEncoder(backbone, TINY_DIM, TINY_ID)

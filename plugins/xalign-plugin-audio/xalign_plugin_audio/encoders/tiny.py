@@ -4,7 +4,8 @@ Not pretrained: weights come from a fixed seed, so every machine builds the same
 frozen features. A 512×128 fbank window gives 32 (time) × 8 (frequency) = 256
 tokens of 256 dims. The patch projection is linear and is not followed by a
 norm, so which mel band is active (pitch), how strong it is (loudness) and when
-(count, beat rate) stay linearly readable from the tokens.
+(count, beat rate) stay linearly readable from the tokens. The encoder returns their
+salient pool and flux per window (``[N, 2, 256]``), see :class:`PoolWithFlux`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import torch
 from torch import nn
 
 from xalign.encoders import FrozenEncoder
-from xalign.encoders.tiny import build_tiny
+from xalign.encoders.tiny import build_tiny, salient_pool
 
 FEATURE_DIM = 256
 PATCH = 16
 SEED = 16_000
-ENCODER_ID = "tiny"
+ENCODER_ID = "xalign-audio-tiny-2"  # -2: two pooled tokens instead of 256 patch tokens
 
 
 class FbankPatches(nn.Module):
@@ -35,7 +36,29 @@ class FbankPatches(nn.Module):
         return patches.flatten(2).transpose(1, 2)
 
 
+class PoolWithFlux(nn.Module):
+    """Patch tokens ``[N, 256, d]`` (32 time × 8 frequency) -> ``[N, 2, d]``: salient pool, flux.
+
+    Flux is the mean absolute change between consecutive time steps of the
+    frequency-pooled tokens (spectral flux, a classic onset feature): it grows with the
+    number of events in the window, which pooling cannot count.
+    """
+
+    def __init__(self, backbone: nn.Module, frequency_patches: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.frequency_patches = frequency_patches
+
+    def forward(self, fbank: torch.Tensor) -> torch.Tensor:
+        tokens = self.backbone(fbank)
+        n, t, d = tokens.shape
+        over_time = tokens.view(n, t // self.frequency_patches, self.frequency_patches, d).mean(2)
+        flux = over_time.diff(dim=1).abs().mean(1)
+        return torch.cat([salient_pool(tokens), flux[:, None]], dim=1)
+
+
 def build_tiny_encoder() -> FrozenEncoder:
-    """The seeded tiny encoder: ``Tensor[N, 512, 128] -> Tensor[N, 256, 256]``."""
+    """The seeded tiny encoder: ``Tensor[N, 512, 128] -> Tensor[N, 2, 256]`` (salient pool and
+    flux of the 256 patch tokens per window, see :class:`PoolWithFlux`)."""
     backbone = build_tiny(FbankPatches, FEATURE_DIM, seed=SEED, depth=2, heads=4, max_tokens=256)
-    return FrozenEncoder(backbone, FEATURE_DIM, ENCODER_ID)
+    return FrozenEncoder(PoolWithFlux(backbone, 128 // PATCH), FEATURE_DIM, ENCODER_ID)

@@ -17,14 +17,14 @@ import torch
 from torch import nn
 
 from xalign.encoders import FrozenEncoder
-from xalign.encoders.tiny import build_tiny
+from xalign.encoders.tiny import TinyTransformer, build_tiny
 
 TINY_DIM = 256
 TINY_PATCH = 16
 TINY_DEPTH = 2
 TINY_HEADS = 4
 TINY_SEED = 20240501
-TINY_ID = "xalign-image-tiny"
+TINY_ID = "xalign-image-tiny-2"  # -2: one pooled token instead of the 196 patch tokens
 # weight of the sine-cosine positions against patch content: 1.0 drowns the outline half
 # (shape decodes worse), 0.3 blurs where things are (video motion decodes worse)
 POSITION_SCALE = 0.5
@@ -66,8 +66,14 @@ class PatchTokenizer(nn.Module):
         return tokens + POSITION_SCALE * positions
 
 
+def build_tiny_backbone(pool: bool = True) -> TinyTransformer:
+    """The seeded network: ``[N, 3, 224, 224]`` -> 196 patch tokens, or their salient pool."""
+    return build_tiny(PatchTokenizer, TINY_DIM, TINY_SEED, depth=TINY_DEPTH, heads=TINY_HEADS,
+                      max_tokens=(224 // TINY_PATCH) ** 2, pool=pool)
+
+
 def build_tiny_encoder() -> FrozenEncoder:
-    """The seeded tiny encoder: ``Tensor[N, 3, 224, 224]`` -> ``Tensor[N, 196, 256]``."""
-    backbone = build_tiny(PatchTokenizer, TINY_DIM, TINY_SEED, depth=TINY_DEPTH,
-                          heads=TINY_HEADS, max_tokens=(224 // TINY_PATCH) ** 2)
+    """The seeded tiny encoder: ``Tensor[N, 3, 224, 224]`` -> ``Tensor[N, 1, 256]``, the 196
+    patch tokens' salient pool (see :func:`xalign.encoders.tiny.salient_pool`)."""
+    backbone = build_tiny_backbone()
     return FrozenEncoder(backbone, TINY_DIM, TINY_ID)
