@@ -8,6 +8,7 @@ Forward + backward of one batch through the frozen SmolLM2 and the projector, me
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -42,8 +43,11 @@ def main() -> None:
     print(f"threads: {torch.get_num_threads()}; {args.modality}, batch {args.batch}\n")
     print("| system turn | tokens per example | float32 s/step | bf16 s/step |")
     print("|---|---|---|---|")
+    projector = parts.projector
     for label, prompt in (("template default", None), ('empty ("")', "")):
-        model = XAlignModel(parts.llm, {args.modality: parts.projector}, system_prompt=prompt)
+        # None would mean "what the projector recorded" (the tiny recipe records "")
+        projector.config = dataclasses.replace(projector.config, system_prompt=prompt)
+        model = XAlignModel(parts.llm, {args.modality: projector}, system_prompt=prompt)
         tokens = model.compose(examples).inputs_embeds.shape[1]
         fp32 = step_seconds(model, examples, False, args.repeats)
         bf16 = step_seconds(model, examples, True, args.repeats)
