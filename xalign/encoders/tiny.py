@@ -33,8 +33,9 @@ def salient_pool(tokens: torch.Tensor, temperature: float = SALIENCE_TEMPERATURE
     Random (untrained) features keep an attribute *linearly* readable, but spread over
     many tokens among background ones; a projector trained for minutes on a CPU through
     a frozen LLM does not learn where to look. This fixed, parameter-free attention does
-    it for them (on the tiny image encoder it raises the share of feature variance
-    explained by the object's colour from 6% under mean and max pooling to 55%).
+    it for them. On the tiny image encoder, after LayerNorm, the share of feature variance
+    explained by the object's colour goes from 2% under mean pooling to 55%, by its
+    position from 1% to 6% (``tests/test_image_synthetic.py`` prints and checks them).
     """
     deviation = (tokens - tokens.mean(1, keepdim=True)).norm(dim=-1)  # [N, T]
     weights = (deviation / temperature).softmax(dim=1)

@@ -1,6 +1,6 @@
 """3D encoders: ``build_encoder(source)`` -> :class:`FrozenEncoder` ``[N, 8192, 3] -> [N, T, d]``.
 
-* ``None`` or ``"tiny"``: the built-in seeded tiny encoder, ``[N, 2, 256]`` (summary tokens);
+* ``None`` or ``"tiny"``: the built-in seeded tiny encoder, ``[N, 1, 256]`` (one pooled token);
 * a local path (a ``.pt``/``.pth``/``.safetensors`` file or a folder holding
   one): a ULIP-2 PointBERT checkpoint, ``[N, 513, 512]`` by default (see
   :mod:`xalign_plugin_3d.encoders.pointbert` for what the tokens are).

@@ -2,7 +2,8 @@
 
 ``build_encoder(source)`` picks one from ``source``:
 
-* ``None`` or ``"tiny"``: the built-in seeded encoder (256-d, 2 summary tokens per window);
+* ``None`` or ``"tiny"``: the built-in seeded encoder (256-d, 2 pooled tokens per window:
+  salient pool and spectral flux);
 * a ``.pt`` / ``.pth`` file, or a directory holding exactly one: a BEATs checkpoint in
   the official layout (768-d for BEATs iter3+, 256 tokens per window);
 * a directory with ``config.json``, or a hub id (``owner/name``): a transformers AST,
