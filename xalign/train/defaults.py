@@ -39,8 +39,10 @@ TINY_BASE: dict[str, Any] = {
 
 
 def _train_on(*attributes: str) -> dict[str, Any]:
+    """The base recipe's synthetic source, on the classification items of ``attributes``."""
+    (source,) = TINY_BASE["data"]["sources"]
     tasks = [f"classify:{a}" for a in attributes]
-    return {"data": {"sources": [{"kind": "synthetic", "size": 480, "tasks": tasks}]}}
+    return {"data": {"sources": [{**source, "tasks": tasks}]}}
 
 
 # What differs per modality (recipes/tiny-<modality>.yaml): the attributes trained on, those

@@ -31,9 +31,9 @@ class FramesWithMotion(nn.Module):
         self.frame_encoder = frame_encoder
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        summary = self.frame_encoder(frames)  # [F, 1, d]
-        motion = (summary[-1] - summary[0]).expand_as(summary)
-        return torch.cat([summary, motion], dim=1)
+        pooled = self.frame_encoder(frames)  # [F, 1, d]
+        motion = (pooled[-1] - pooled[0]).expand_as(pooled)
+        return torch.cat([pooled, motion], dim=1)
 
 
 def build_tiny_encoder() -> FrozenEncoder:

@@ -44,15 +44,15 @@ class PoolWithFlux(nn.Module):
     number of events in the window, which pooling cannot count.
     """
 
-    def __init__(self, backbone: nn.Module, frequency_patches: int) -> None:
+    def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
-        self.frequency_patches = frequency_patches
 
     def forward(self, fbank: torch.Tensor) -> torch.Tensor:
         tokens = self.backbone(fbank)
         n, t, d = tokens.shape
-        over_time = tokens.view(n, t // self.frequency_patches, self.frequency_patches, d).mean(2)
+        bands = fbank.shape[-1] // PATCH  # tokens are time-major: `bands` per time step
+        over_time = tokens.view(n, t // bands, bands, d).mean(2)
         flux = over_time.diff(dim=1).abs().mean(1)
         return torch.cat([salient_pool(tokens), flux[:, None]], dim=1)
 
@@ -61,4 +61,4 @@ def build_tiny_encoder() -> FrozenEncoder:
     """The seeded tiny encoder: ``Tensor[N, 512, 128] -> Tensor[N, 2, 256]`` (salient pool and
     flux of the 256 patch tokens per window, see :class:`PoolWithFlux`)."""
     backbone = build_tiny(FbankPatches, FEATURE_DIM, seed=SEED, depth=2, heads=4, max_tokens=256)
-    return FrozenEncoder(PoolWithFlux(backbone, 128 // PATCH), FEATURE_DIM, ENCODER_ID)
+    return FrozenEncoder(PoolWithFlux(backbone), FEATURE_DIM, ENCODER_ID)
