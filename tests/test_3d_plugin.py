@@ -50,7 +50,7 @@ def test_modality_fields_and_featurize_a_written_item(tmp_path: Path) -> None:
     path = modality.write(sample.raw, tmp_path / "item")
     assert modality.accepts(path)
     features = featurize_file(modality, encoder, path)
-    assert features.shape == (1, 1, 256) and features.isfinite().all()
+    assert features.shape == (1, 2, 256) and features.isfinite().all()
 
 
 def test_featurize_file_names_a_bad_file(tmp_path: Path) -> None:

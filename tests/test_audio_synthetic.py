@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from xalign_plugin_audio.encoders import build_encoder
+from xalign_plugin_audio.encoders.tiny import count_onsets
 from xalign_plugin_audio.loading import load
 from xalign_plugin_audio.preprocess import preprocess
 from xalign_plugin_audio.synthetic import ATTRIBUTES, PITCH_HZ, synthesize, write
@@ -96,7 +97,7 @@ def _probe_accuracy(features: torch.Tensor, labels: torch.Tensor, classes: int,
 
 def test_tiny_encoder_features_keep_attributes_linearly_recoverable() -> None:
     n_samples, n_train = 200, 140  # measured held-out accuracy: kind .77, pitch .92,
-    # loudness .92, count .60 (chance .33, .33, .5, .25)
+    # loudness .92, count 1.0 (chance .33, .33, .5, .25); count was .60 before the onset token
     encoder = build_encoder(None)
     samples = [synthesize(seed) for seed in range(n_samples)]
     # every synthetic clip fits the first window; the second is padding for all of them
@@ -109,3 +110,27 @@ def test_tiny_encoder_features_keep_attributes_linearly_recoverable() -> None:
         results[name] = _probe_accuracy(features, labels, len(values), n_train)
     chance = {name: 1 / len(values) for name, values in ATTRIBUTES.items()}
     assert all(results[name] > chance[name] + 0.15 for name in ATTRIBUTES), results
+
+
+def test_onset_detector_counts_the_events_of_real_files(tmp_path: Path) -> None:
+    """The onset-count token's detector, on clips written to FLAC and decoded again.
+
+    Measured on 600 clips (seeds 30,000-30,599): 100% exact, tones, chords and beeps.
+    """
+    clips = [synthesize(40_000 + seed) for seed in range(80)]
+    counted = [int(count_onsets(preprocess(load(write(c.raw, tmp_path / f"{i}")))[:1])[0])
+               for i, c in enumerate(clips)]
+    truth = [ATTRIBUTES["count"].index(c.attributes["count"]) + 1 for c in clips]
+    exact = float(np.mean(np.array(counted) == np.array(truth)))
+    print(f"\nonsets counted exactly: {exact:.2f}")
+    assert exact >= 0.9, list(zip(truth, counted, strict=True))
+
+
+def test_onset_detector_finds_nothing_in_silence_noise_or_padding() -> None:
+    rng = np.random.default_rng(0)
+    noise = torch.from_numpy(rng.normal(0, 0.01, 3 * RATE).astype(np.float32))
+    windows = torch.cat([preprocess(torch.zeros(3 * RATE)), preprocess(noise)])
+    assert count_onsets(windows).tolist() == [0, 0, 0, 0]
+    t = torch.arange(3 * RATE) / RATE
+    beeps = torch.sin(2 * torch.pi * 1000 * t) * ((t % 0.5) < 0.1) * 0.3 + noise
+    assert count_onsets(preprocess(beeps)[:1]).item() == 6  # a beep every 0.5 s for 3 s

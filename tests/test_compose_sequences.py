@@ -43,6 +43,23 @@ def test_chat_layout_and_labels_cover_exactly_the_target(llm) -> None:
     assert torch.equal(out.inputs_embeds[0, start:start + 3], media(3, 0))
 
 
+def test_preamble_comes_before_the_first_input(llm) -> None:
+    """DisCRn's fixed instruction starts the input (DESIGN §4); the question follows the media."""
+    tok = llm.tokenizer
+    item = ComposeItem([(" audio: ", media(2, 0)), (" image: ", media(1, 1))], "Which is red?",
+                       "the image", preamble="You are given two inputs.")
+    out = Composer(tok).compose([item], llm.embeddings)
+    row, mask = out.input_ids[0].tolist(), out.media_mask[0].tolist()
+    text = tok.decode([t for t, m in zip(row, mask, strict=True) if not m])
+    assert "<|im_start|>user\nYou are given two inputs. audio:  image: Which is red?" in text
+    first = mask.index(True)
+    preamble = ids(tok, "You are given two inputs.")
+    cue = ids(tok, " audio: ")
+    assert row[first - len(cue) - len(preamble): first - len(cue)] == preamble
+    labels = out.labels[0]
+    assert labels[labels != IGNORE_INDEX].tolist()[:-1] == ids(tok, "the image")
+
+
 def test_cue_can_be_switched_off(llm) -> None:
     item = ComposeItem([(" audio: ", media(2, 0)), (" image: ", media(2, 1))], "Compare.")
     with_cue = Composer(llm.tokenizer).compose([item], llm.embeddings)

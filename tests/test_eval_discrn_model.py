@@ -80,8 +80,9 @@ def test_oracle_through_the_model_path_scores_100_percent(encoders):
     assert systems["caption"]["by_position"]["first"]["accuracy"] == 1.0
     media_prompts = [e for e in oracle.seen if e.media]
     assert all(e.qformer_prompt == QFORMER_PROMPT for e in media_prompts)
-    assert all(any(e.instruction.endswith(f"{INSTRUCTION} {ex.question}") for ex in examples)
-               for e in oracle.seen)
+    # DESIGN §4: the input starts with the fixed instruction; the question follows the media
+    assert all(e.preamble == INSTRUCTION for e in oracle.seen)
+    assert all(any(e.instruction.endswith(ex.question) for ex in examples) for e in oracle.seen)
     assert all(m.features.shape[0] <= 2 for e in media_prompts for m in e.media)
     captioned = [e for e in oracle.seen if not e.media and "audio:" in e.instruction]
     assert len(captioned) == 6 and examples[0].captions[0] in captioned[0].instruction

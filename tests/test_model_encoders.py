@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xalign.errors import CheckpointError
+from xalign.errors import CheckpointError, UnknownNameError
 from xalign.model import build_encoders
 from xalign.projectors import ProjectorConfig, build_projector
 from xalign.registry import get_modality
@@ -26,3 +26,14 @@ def test_feature_width_mismatch_is_reported() -> None:
                              num_tokens=1)
     with pytest.raises(CheckpointError, match="7-d features"):
         build_encoders({"image": build_projector(config)})
+
+
+@pytest.mark.parametrize(("name", "old_id"), [("audio", "xalign-audio-tiny-2"),
+                                              ("3d", "xalign-3d-tiny-2")])
+def test_a_projector_trained_on_an_older_tiny_layout_is_refused(name: str, old_id: str) -> None:
+    """Audio and 3D tiny encoders gained a token (layout -3): old projectors must not load."""
+    modality = get_modality(name)
+    config = ProjectorConfig(kind="linear", modality=name, feature_dim=modality.feature_dim,
+                             llm_dim=8, num_tokens=1, encoder_id=old_id)
+    with pytest.raises(UnknownNameError, match=f"{old_id}.*{name}-tiny-3"):
+        build_encoders({name: build_projector(config)})

@@ -37,14 +37,8 @@ def test_modality_default_trains_and_evaluates(tmp_path, monkeypatch, capsys):
     assert "not pretrained" in (run / "README.md").read_text()
 
 
-BELOW_TARGET = pytest.mark.xfail(
-    reason="issue 5 open: the tiny encoders' pooled features do not carry this attribute well "
-           "enough yet (make demo: audio count 72%, 3d shape 48%)", strict=False)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("modality", ["image", "video", pytest.param("audio", marks=BELOW_TARGET),
-                                      pytest.param("3d", marks=BELOW_TARGET)])
+@pytest.mark.parametrize("modality", ["image", "video", "audio", "3d"])
 def test_embedded_default_learns(tmp_path, monkeypatch, modality):
     """The whole default run (a few minutes): held-out accuracy far above chance."""
     monkeypatch.chdir(tmp_path)

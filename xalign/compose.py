@@ -2,8 +2,11 @@
 
 One sequence per example (DESIGN §1)::
 
-    template prefix ‖ (cue ‖ tokens) for each input, in order ‖ instruction ‖
+    template prefix ‖ preamble ‖ (cue ‖ tokens) for each input, in order ‖ instruction ‖
     template suffix ‖ target ‖ end-of-turn
+
+The preamble is optional text before the inputs (empty for training and single-input
+questions; DisCRn's fixed instruction, which DESIGN §4 puts at the start of the input).
 
 With a chat template the media and the instruction form the user turn and the
 target is the assistant turn, ended by the end-of-turn token; without one the
@@ -41,11 +44,13 @@ class ContextLengthError(XalignError):
 
 @dataclass
 class ComposeItem:
-    """One example for the composer: ``media`` is a list of ``(cue text, tokens[n, d])``."""
+    """One example for the composer: ``media`` is a list of ``(cue text, tokens[n, d])``;
+    ``preamble`` is text placed before the first input."""
 
     media: list[tuple[str, torch.Tensor]]
     instruction: str
     target: str | None = None
+    preamble: str = ""
 
 
 @dataclass
@@ -165,21 +170,23 @@ class Composer:
         if not items:
             raise XalignError("cannot compose an empty batch")
         instructions = self._tokenize([item.instruction for item in items])
+        preambles = self._tokenize([item.preamble for item in items])
         has_target = [item.target is not None for item in items]
         if any(has_target) and not all(has_target):
             raise XalignError("either every example of a batch has a target or none has")
         targets = self._tokenize([item.target for item in items]) if all(has_target) else None
         rows = [
-            self._row(i, item, instructions[i], None if targets is None else targets[i], max_length)
+            self._row(i, item, preambles[i], instructions[i],
+                      None if targets is None else targets[i], max_length)
             for i, item in enumerate(items)
         ]
         return self._assemble(rows, items, embeddings, padding_side)
 
-    def _row(self, index: int, item: ComposeItem, instruction: list[int],
+    def _row(self, index: int, item: ComposeItem, preamble: list[int], instruction: list[int],
              target: list[int] | None, max_length: int | None) -> _Row:
         """Token ids of one row (0 where media go), the media spans, and the target start."""
         t = self.template
-        head: list[int] = list(t.prefix)
+        head: list[int] = [*t.prefix, *preamble]
         spans: list[tuple[int, int]] = []
         for cue, tokens in item.media:
             if self.use_cue:

@@ -12,8 +12,10 @@ Shapes (see DESIGN.md §1):
   ``F`` is the number of *frames* the item is split into (1 for an image,
   5 video frames, 2 audio windows). Frame-wise items are encoded and projected
   per frame and the projected tokens are concatenated.
-* ``build_encoder(source) -> FrozenEncoder``: ``source`` is ``None`` (the
-  built-in tiny seeded encoder), a hub id or a local path. The encoder maps
+* ``build_encoder(source) -> FrozenEncoder``: ``source`` is ``None`` or ``"tiny"``
+  (the built-in tiny seeded encoder), the ``encoder_id`` that encoder records (a
+  trained projector names its encoder by it, and the core rebuilds the encoder from it),
+  a hub id or a local path. The encoder maps
   ``Tensor[N, ...]`` (``N`` = batch × frames) to features ``Tensor[N, T, d]``.
 """
 

@@ -40,13 +40,14 @@ class Example:
 
     ``qformer_prompt`` replaces the instruction as the Q-Former's text (DisCRn uses
     "a short description"); ``None`` falls back to the projector's fixed prompt, then
-    to the instruction.
+    to the instruction. ``preamble`` is text the LLM reads before the first input.
     """
 
     media: list[MediaFeatures]
     instruction: str
     target: str | None = None
     qformer_prompt: str | None = None
+    preamble: str = ""
 
 
 class XAlignModel(nn.Module):
@@ -197,7 +198,7 @@ class XAlignModel(nn.Module):
         items = [
             ComposeItem(
                 media=[(self.cue(m.modality), t) for m, t in zip(ex.media, toks, strict=True)],
-                instruction=ex.instruction, target=ex.target,
+                instruction=ex.instruction, target=ex.target, preamble=ex.preamble,
             )
             for ex, toks in zip(examples, projected, strict=True)
         ]
@@ -313,10 +314,8 @@ def build_encoders(projectors: Mapping[str, Projector]) -> dict[str, Any]:
     for name, projector in projectors.items():
         modality = get_modality(projector.config.modality or name)
         encoder_id = projector.config.encoder_id
-        # the built-in encoder is recorded under its own id (e.g. "xalign-image-tiny")
-        default = modality.build_encoder(None)
-        builtin = encoder_id in ("", "tiny", default.encoder_id)
-        encoder = default if builtin else modality.build_encoder(encoder_id)
+        # plugins accept the id their built-in encoder records (Modality.build_encoder)
+        encoder = modality.build_encoder(encoder_id or None)
         if encoder.feature_dim != projector.config.feature_dim:
             raise CheckpointError(
                 f"projector {name!r} expects {projector.config.feature_dim}-d features, the "

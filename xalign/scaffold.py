@@ -50,6 +50,7 @@ from torch import nn
 from xalign import MediaError, Modality, ProjectorDefaults, SyntheticSample, hookimpl
 from xalign.encoders import FrozenEncoder
 from xalign.encoders.tiny import build_tiny
+from xalign.errors import UnknownNameError
 from xalign.media import check_file
 
 LENGTH = 256  # samples per item after preprocessing
@@ -93,9 +94,10 @@ class _Patchify(nn.Module):
 
 
 def build_encoder(source: str | None) -> FrozenEncoder:
-    """The built-in tiny encoder (random, seeded: not pretrained)."""
+    """The built-in tiny encoder (random, seeded: not pretrained); its recorded id is "tiny"."""
     if source not in (None, "tiny"):
-        raise MediaError(source, "this plugin only ships the built-in 'tiny' encoder")
+        raise UnknownNameError("{name} encoder", str(source), ["tiny"],
+                               hint="this plugin only ships the built-in tiny encoder")
     return FrozenEncoder(build_tiny(_Patchify, DIM, seed=0), DIM, "tiny")
 
 

@@ -1,8 +1,9 @@
 """Running DisCRn with a model: features, prompts, batched generation, and the baselines.
 
-Per DESIGN §4 the LLM sees ``[cue ‖ tokens]`` for both inputs, then the fixed
-instruction and the (rewritten) question; the Q-Former sees "a short description"
-instead of the comparative question; frame-wise inputs are cut to two frames.
+Per DESIGN §4 the LLM input starts with the fixed instruction (the composer's
+preamble), then ``[cue ‖ tokens]`` for both inputs, then the (rewritten) question; the
+Q-Former sees "a short description" instead of the comparative question; frame-wise
+inputs are cut to two frames.
 
 Systems scored on the same examples:
 
@@ -77,23 +78,20 @@ def prepare(examples: Sequence[DiscrnExample], encoders: Mapping[str, Any],
     return out
 
 
-def instruction(question: str) -> str:
-    return f"{INSTRUCTION} {question}"
-
-
 def model_example(p: Prepared) -> Example:
-    return Example(media=list(p.media), instruction=instruction(p.example.question),
-                   qformer_prompt=QFORMER_PROMPT)
+    return Example(media=list(p.media), instruction=p.example.question,
+                   qformer_prompt=QFORMER_PROMPT, preamble=INSTRUCTION)
 
 
 def text_only_example(p: Prepared) -> Example:
-    return Example(media=[], instruction=instruction(p.example.question))
+    return Example(media=[], instruction=p.example.question, preamble=INSTRUCTION)
 
 
 def caption_example(p: Prepared, cue: Callable[[str], str]) -> Example:
     parts = [f"{cue(m).strip()} {c.strip() or '(no caption)'}"
              for m, c in zip(p.example.modalities, p.example.baseline_captions, strict=True)]
-    return Example(media=[], instruction="\n".join([*parts, instruction(p.example.question)]))
+    return Example(media=[], instruction="\n".join([*parts, p.example.question]),
+                   preamble=INSTRUCTION)
 
 
 def builders(model: Any) -> dict[str, Callable[[Prepared], Example]]:

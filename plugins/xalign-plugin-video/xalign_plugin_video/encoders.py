@@ -42,9 +42,9 @@ def build_tiny_encoder() -> FrozenEncoder:
 
 
 def build_encoder(source: str | None = None) -> FrozenEncoder:
-    """``None`` / ``"tiny"``: the tiny video encoder; anything else: the image plugin's
-    encoder of that name, applied to each frame."""
-    if source is None or source == "tiny":
+    """``None`` / ``"tiny"`` / :data:`TINY_ID`: the tiny video encoder; anything else:
+    the image plugin's encoder of that name, applied to each frame."""
+    if source in (None, "tiny", TINY_ID):
         return build_tiny_encoder()
     return build_image_encoder(source)
 

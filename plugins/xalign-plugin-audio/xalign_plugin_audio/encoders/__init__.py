@@ -2,8 +2,8 @@
 
 ``build_encoder(source)`` picks one from ``source``:
 
-* ``None`` or ``"tiny"``: the built-in seeded encoder (256-d, 2 pooled tokens per window:
-  salient pool and spectral flux);
+* ``None``, ``"tiny"`` or its recorded id (``xalign-audio-tiny-3``): the built-in seeded
+  encoder (256-d, 3 tokens per window: salient pool, spectral flux, onset count);
 * a ``.pt`` / ``.pth`` file, or a directory holding exactly one: a BEATs checkpoint in
   the official layout (768-d for BEATs iter3+, 256 tokens per window);
 * a directory with ``config.json``, or a hub id (``owner/name``): a transformers AST,
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xalign.encoders import FrozenEncoder
 from xalign.errors import CheckpointError, UnknownNameError
-from xalign_plugin_audio.encoders.tiny import FEATURE_DIM, build_tiny_encoder
+from xalign_plugin_audio.encoders.tiny import ENCODER_ID, FEATURE_DIM, build_tiny_encoder
 
 ENCODERS = ("tiny", "beats", "ast", "clap", "whisper")
 BEATS_SUFFIXES = (".pt", ".pth")
@@ -34,7 +34,7 @@ def build_beats_encoder(path: str | Path) -> FrozenEncoder:
 
 def build_encoder(source: str | None = None) -> FrozenEncoder:
     """The frozen audio encoder named by ``source`` (see the module docstring)."""
-    if source is None or source == "tiny":
+    if source in (None, "tiny", ENCODER_ID):
         return build_tiny_encoder()
     path = Path(source).expanduser()
     if path.is_file():
@@ -58,7 +58,7 @@ def build_encoder(source: str | None = None) -> FrozenEncoder:
         from xalign_plugin_audio.encoders.hf_audio import build_hf_encoder
 
         return build_hf_encoder(source)
-    raise UnknownNameError("audio encoder", source, ["tiny"], hint=SOURCES_HINT)
+    raise UnknownNameError("audio encoder", source, ["tiny", ENCODER_ID], hint=SOURCES_HINT)
 
 
 __all__ = ["ENCODERS", "FEATURE_DIM", "build_beats_encoder", "build_encoder"]

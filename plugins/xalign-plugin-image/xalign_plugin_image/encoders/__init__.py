@@ -15,9 +15,10 @@ ENCODERS = ("tiny", *ALIASES)
 
 
 def build_encoder(source: str | None = None) -> FrozenEncoder:
-    """``None`` / ``"tiny"``: the seeded tiny encoder; an alias of :data:`ALIASES`; else a
-    local directory or hub id of a CLIP, SigLIP, BLIP-2 or InstructBLIP checkpoint."""
-    if source is None or source == "tiny":
+    """``None`` / ``"tiny"`` / :data:`TINY_ID`: the seeded tiny encoder; an alias of
+    :data:`ALIASES`; else a local directory or hub id of a CLIP, SigLIP, BLIP-2 or
+    InstructBLIP checkpoint."""
+    if source in (None, "tiny", TINY_ID):
         return build_tiny_encoder()
     from xalign_plugin_image.encoders.hf import build_hf_encoder  # transformers: import lazily
 
