@@ -121,3 +121,13 @@ def test_linear_probe_recovers_every_attribute(encoder):
         accuracy = ((x[n:] @ weights).argmax(1) == y[n:]).double().mean().item()
         print(f"\nprobe {name}: {accuracy:.2f} (chance {1 / len(vocab):.2f})")
         assert accuracy >= floors[name], (name, accuracy)
+
+
+def test_small_clouds_and_bf16_autocast_work(encoder):
+    """A hand-made cloud of 40 points (fewer than 16 per sampled patch) and a bf16 run."""
+    few = torch.rand(1, 40, 3) * 2 - 1
+    assert encoder(few).isfinite().all()
+    cloud = preprocess(synthesize(3).raw)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = encoder(cloud)
+    assert half.isfinite().all() and half.shape == (1, 2, TINY_DIM)

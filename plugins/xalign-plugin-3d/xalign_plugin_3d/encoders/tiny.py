@@ -79,18 +79,20 @@ def geometry_histogram(points: torch.Tensor) -> torch.Tensor:
     patches facing up or sideways, a cone's side faces diagonally, a sphere every way.
     Both are invariant to scale and to turning about the vertical axis.
     """
-    sample = points[::GEOMETRY_STRIDE]
-    nearest = torch.cdist(sample, sample).topk(NEIGHBOURS, largest=False).indices
-    patches = sample[nearest]
-    patches = patches - patches.mean(dim=1, keepdim=True)
-    covariance = patches.transpose(1, 2) @ patches / NEIGHBOURS
-    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+    sample = points[::GEOMETRY_STRIDE].float()
+    neighbours = min(NEIGHBOURS, len(sample))
+    with torch.autocast(points.device.type, enabled=False):  # eigh has no half precision
+        nearest = torch.cdist(sample, sample).topk(neighbours, largest=False).indices
+        patches = sample[nearest]
+        patches = patches - patches.mean(dim=1, keepdim=True)
+        covariance = patches.transpose(1, 2) @ patches / neighbours
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
     facing_up = eigenvectors[:, 1, 0].abs()  # y component of the normal (y is up)
     variation = eigenvalues[:, 0] / eigenvalues.sum(dim=1).clamp(min=1e-12)
     cell = (_bin(facing_up, 1.0, ORIENTATION_BINS) * CURVATURE_BINS
             + _bin(variation, 1 / 3, CURVATURE_BINS))
     counts = torch.bincount(cell, minlength=ORIENTATION_BINS * CURVATURE_BINS)
-    return counts.to(points.dtype) / len(sample)
+    return counts.float() / len(sample)
 
 
 class LocalGeometry(nn.Module):
