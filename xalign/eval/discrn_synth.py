@@ -54,7 +54,7 @@ ATTRIBUTE_QUESTIONS = {
 # (a sound is not red). Others ("small", "tall", "three") may hold loosely for anything.
 EXCLUSIVE_ATTRIBUTES = ("colour", "shape", "kind", "direction")
 _GENERIC_QUANTITY = ("Which one has the greater {key}?", "Which one has the smaller {key}?")
-_GENERIC_ATTRIBUTE = "Which of the two has {attribute} {value}?"
+_GENERIC_ATTRIBUTE = "Which one's {attribute} is {value}?"
 _POSITION_WORDS = {w for w in FIRST + SECOND if " " not in w}
 
 # The pairs of the paper first; others follow when a shared quantity or attribute exists.
