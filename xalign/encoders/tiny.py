@@ -42,6 +42,18 @@ def salient_pool(tokens: torch.Tensor, temperature: float = SALIENCE_TEMPERATURE
     return (weights.unsqueeze(-1) * tokens).sum(1, keepdim=True)
 
 
+class ConcatTokens(nn.Module):
+    """Runs each named part on the same input and concatenates their ``[N, T_i, d]`` outputs
+    along the token axis, in the order given (e.g. a pooled token, then a descriptor token)."""
+
+    def __init__(self, **parts: nn.Module) -> None:
+        super().__init__()
+        self.parts = nn.ModuleDict(parts)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([part(inputs) for part in self.parts.values()], dim=1)
+
+
 class TinyTransformer(nn.Module):
     """``tokenizer`` (input -> ``[N, T, dim]``) followed by a small pre-norm Transformer.
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from xalign.encoders import FrozenEncoder
-from xalign.encoders.tiny import build_tiny, seeded
+from xalign.encoders.tiny import ConcatTokens, build_tiny, seeded
 
 TINY_DIM = 256
 TINY_SEED = 3_141
@@ -109,18 +109,6 @@ class LocalGeometry(nn.Module):
         return self.norm(self.lift(histograms))[:, None]
 
 
-class TinyPointEncoder(nn.Module):
-    """``[N, P, 3]`` -> ``[N, 2, dim]``: the voxel transformer's pooled token, local geometry."""
-
-    def __init__(self, cells: nn.Module, geometry: LocalGeometry) -> None:
-        super().__init__()
-        self.cells = cells
-        self.geometry = geometry
-
-    def forward(self, points: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.cells(points), self.geometry(points)], dim=1)
-
-
 def build_tiny_encoder() -> FrozenEncoder:
     """The seeded tiny encoder (identical weights on every machine): ``[N, 2, 256]``, the 64
     cell tokens' salient pool (see :func:`xalign.encoders.tiny.salient_pool`) and the
@@ -129,4 +117,4 @@ def build_tiny_encoder() -> FrozenEncoder:
                        depth=2, heads=4, max_tokens=GRID ** 3, pool=True)
     with seeded(TINY_SEED + 1):
         geometry = LocalGeometry(TINY_DIM)
-    return FrozenEncoder(TinyPointEncoder(cells, geometry), TINY_DIM, TINY_ID)
+    return FrozenEncoder(ConcatTokens(cells=cells, geometry=geometry), TINY_DIM, TINY_ID)

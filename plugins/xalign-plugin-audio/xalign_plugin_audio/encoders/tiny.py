@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from xalign.encoders import FrozenEncoder
-from xalign.encoders.tiny import build_tiny, salient_pool, seeded
+from xalign.encoders.tiny import ConcatTokens, build_tiny, salient_pool, seeded
 from xalign_plugin_audio.preprocess import padding_frames
 
 FEATURE_DIM = 256
@@ -110,18 +110,6 @@ class OnsetCount(nn.Module):
         return self.embedding(count_onsets(fbank).clamp(max=MAX_ONSETS))[:, None]
 
 
-class TinyAudioEncoder(nn.Module):
-    """``[N, 512, 128]`` -> ``[N, 3, d]``: salient pool, flux, onset count."""
-
-    def __init__(self, patches: PoolWithFlux, onsets: OnsetCount) -> None:
-        super().__init__()
-        self.patches = patches
-        self.onsets = onsets
-
-    def forward(self, fbank: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.patches(fbank), self.onsets(fbank)], dim=1)
-
-
 def build_tiny_encoder() -> FrozenEncoder:
     """The seeded tiny encoder: ``Tensor[N, 512, 128] -> Tensor[N, 3, 256]`` per window
     (salient pool and flux of the 256 patch tokens, see :class:`PoolWithFlux`, then the
@@ -129,4 +117,5 @@ def build_tiny_encoder() -> FrozenEncoder:
     backbone = build_tiny(FbankPatches, FEATURE_DIM, seed=SEED, depth=2, heads=4, max_tokens=256)
     with seeded(SEED + 1):
         onsets = OnsetCount(FEATURE_DIM)
-    return FrozenEncoder(TinyAudioEncoder(PoolWithFlux(backbone), onsets), FEATURE_DIM, ENCODER_ID)
+    encoder = ConcatTokens(patches=PoolWithFlux(backbone), onsets=onsets)
+    return FrozenEncoder(encoder, FEATURE_DIM, ENCODER_ID)
