@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from xalign.eval.discrn_run import generate_answers, model_example, prepare
-from xalign.eval.discrn_synth import synthetic_discrn
+from xalign.eval.discrn.run import generate_answers, model_example, prepare
+from xalign.eval.discrn.synth import synthetic_discrn
 from xalign.llm import LoadedLLM, freeze_llm, load_llm
 from xalign.model import XAlignModel, build_encoders
 from xalign.projectors import ProjectorConfig, build_projector

@@ -9,9 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 from xalign.eval.discrn import evaluate
-from xalign.eval.discrn_records import INSTRUCTION, QFORMER_PROMPT
-from xalign.eval.discrn_run import prepare, run_systems, subsample_frames
-from xalign.eval.discrn_synth import synthetic_discrn
+from xalign.eval.discrn.records import INSTRUCTION, QFORMER_PROMPT
+from xalign.eval.discrn.run import prepare, run_systems, subsample_frames
+from xalign.eval.discrn.synth import synthetic_discrn
 from xalign.eval.joint import evaluate_joint, synthetic_joint
 from xalign.featurize import featurize
 from xalign.registry import get_registry

@@ -7,14 +7,14 @@ import pytest
 
 from xalign.data.skips import SkipReport
 from xalign.errors import XalignError
-from xalign.eval.discrn_media import resolve_media
-from xalign.eval.discrn_records import (
+from xalign.eval.discrn.media import resolve_media
+from xalign.eval.discrn.records import (
     balance,
     load_examples,
     parse_record,
     rewrite_question,
 )
-from xalign.eval.discrn_score import score, summarize
+from xalign.eval.discrn.score import score, summarize
 
 
 def _records(n=8):

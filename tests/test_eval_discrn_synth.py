@@ -3,7 +3,7 @@
 import pytest
 
 from xalign.data.synthetic import sample_seed
-from xalign.eval.discrn_synth import (
+from xalign.eval.discrn.synth import (
     QUANTITY_QUESTIONS,
     attribute_question,
     default_pairs,

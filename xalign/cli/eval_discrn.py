@@ -77,8 +77,8 @@ def discrn(
     """Compose projectors trained apart and ask which of two inputs answers a question."""
     from xalign.data.skips import SkipReport
     from xalign.eval import discrn as run
-    from xalign.eval.discrn_media import parse_assignments
-    from xalign.eval.discrn_report import print_tables, write_outputs
+    from xalign.eval.discrn.media import parse_assignments
+    from xalign.eval.discrn.report import print_tables, write_outputs
     from xalign.eval.predictions import write_jsonl
 
     pair_modalities = _modalities(modalities)
@@ -100,7 +100,7 @@ def discrn(
                                      parse_assignments(media_pattern or [], "--media-pattern"),
                                      pair_modalities, balanced=not no_balance, skips=skips)
         else:
-            from xalign.eval.discrn_synth import synthetic_discrn
+            from xalign.eval.discrn.synth import synthetic_discrn
 
             names = set(model.projectors)
             wanted = _pairs(pairs) or _default_pairs(names)
@@ -129,7 +129,7 @@ def discrn(
 
 
 def _default_pairs(names: set[str]) -> list[tuple[str, str]]:
-    from xalign.eval.discrn_synth import default_pairs
+    from xalign.eval.discrn.synth import default_pairs
 
     pairs = default_pairs(names)
     if not pairs:

@@ -36,8 +36,8 @@ def run_mini_discrn(console: Console | None = None, root: Path = Path("runs/demo
                     seed: int = 0, max_new_tokens: int = 12) -> dict[str, Any]:
     """Run, write and print the mini-DisCRn; returns the report."""
     from xalign.eval.discrn import evaluate
-    from xalign.eval.discrn_report import print_tables, write_outputs
-    from xalign.eval.discrn_synth import default_pairs, synthetic_discrn
+    from xalign.eval.discrn.report import print_tables, write_outputs
+    from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
     from xalign.eval.joint import synthetic_joint
     from xalign.eval.loading import load_model
 

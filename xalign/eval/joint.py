@@ -19,8 +19,8 @@ from typing import Any
 
 from xalign.data.synthetic import sample_seed, synthesize
 from xalign.data.templates import noun_of, rng_for
-from xalign.eval.discrn_run import subsample_frames
-from xalign.eval.discrn_score import bootstrap_interval
+from xalign.eval.discrn.run import subsample_frames
+from xalign.eval.discrn.score import bootstrap_interval
 from xalign.featurize import featurize
 from xalign.model import Example, MediaFeatures
 from xalign.registry import get_registry

@@ -13,7 +13,7 @@ import torch
 
 from xalign.data.skips import SkipReport
 from xalign.eval.cider import cider_d
-from xalign.eval.discrn_score import bootstrap_interval
+from xalign.eval.discrn.score import bootstrap_interval
 from xalign.eval.single import accuracy_table, answer_all, examples_of
 from xalign.eval.text_match import exact_match, match_label
 

@@ -23,7 +23,7 @@ import torch
 
 from xalign.data.skips import SkipReport
 from xalign.errors import MediaError
-from xalign.eval.discrn_records import INSTRUCTION, QFORMER_PROMPT, DiscrnExample
+from xalign.eval.discrn.records import INSTRUCTION, QFORMER_PROMPT, DiscrnExample
 from xalign.featurize import featurize, featurize_file
 from xalign.model import Example, MediaFeatures
 

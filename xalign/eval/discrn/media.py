@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xalign.data.skips import SkipReport
 from xalign.errors import XalignError
-from xalign.eval.discrn_records import DiscrnExample
+from xalign.eval.discrn.records import DiscrnExample
 
 DEFAULT_PATTERNS = {
     "audio": "{id}_{start}.flac",

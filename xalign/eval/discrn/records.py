@@ -158,7 +158,7 @@ def _pair(record: Mapping[str, Any], key: str, rid: str) -> tuple[Any, Any]:
 def parse_record(record: Mapping[str, Any], index: int,
                  modalities: tuple[str, str] | None = None, source: str = "discrn",
                  ) -> DiscrnExample:
-    """One released record as an example (media are resolved later, see discrn_media)."""
+    """One released record as an example (media are resolved later, see discrn.media)."""
     rid = str(record.get("id", record.get("instance_id", record.get("question_id", index))))
     modalities = tuple(normalise_modality(m) for m in modalities or infer_modalities(record))
     label = record.get("label")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xalign.data.templates import noun_of
-from xalign.eval.discrn_run import RANK_ANSWERS, Prepared
+from xalign.eval.discrn.run import RANK_ANSWERS, Prepared
 from xalign.model import Example
 from xalign.registry import get_registry
 

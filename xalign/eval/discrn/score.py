@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from xalign.eval.discrn_records import DiscrnExample
+from xalign.eval.discrn.records import DiscrnExample
 from xalign.eval.matching import CORRECT, UNMATCHED, Match, match_answer, modality_words
 
 POSITIONS = ("first", "second")

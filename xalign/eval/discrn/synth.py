@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from xalign.data.synthetic import sample_seed, synthesize
 from xalign.data.templates import rng_for
-from xalign.eval.discrn_records import DiscrnExample, balance
+from xalign.eval.discrn.records import DiscrnExample, balance
 from xalign.eval.matching import FIRST, SECOND
 from xalign.modality import Modality, SyntheticSample
 from xalign.registry import get_registry

@@ -2,7 +2,7 @@
 
 A report is a plain dict: ``{"systems": {name: summary}, "joint": {...} | absent,
 "skipped": [...], "seen": int}`` where each summary comes from
-:func:`xalign.eval.discrn_score.summarize`.
+:func:`xalign.eval.discrn.score.summarize`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from xalign.eval.discrn_score import Scored
+from xalign.eval.discrn.score import Scored
 from xalign.eval.predictions import write_jsonl
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from xalign.data.skips import SkipReport
-from xalign.eval.discrn_media import resolve_media
-from xalign.eval.discrn_records import DiscrnExample, balance, load_examples
-from xalign.eval.discrn_score import Scored, score, summarize
+from xalign.eval.discrn.media import resolve_media
+from xalign.eval.discrn.records import DiscrnExample, balance, load_examples
+from xalign.eval.discrn.score import Scored, summarize
+from xalign.eval.discrn.score import score as score_answers
 from xalign.eval.predictions import read_predictions
 
 
@@ -51,7 +52,7 @@ def make_report(examples: Sequence[DiscrnExample], answers: Mapping[str, Mapping
                 seed: int = 0, skips: SkipReport | None = None,
                 ) -> tuple[dict[str, Any], dict[str, list[Scored]]]:
     """Score each system's answers; returns the report and the verdicts per system."""
-    scored = {system: score(examples, by_id) for system, by_id in answers.items()}
+    scored = {system: score_answers(examples, by_id) for system, by_id in answers.items()}
     report: dict[str, Any] = {
         "systems": {system: summarize(rows, seed) for system, rows in scored.items()},
         "seen": skips.seen if skips is not None and skips.seen else len(examples),
@@ -83,9 +84,9 @@ def evaluate(model: Any, examples: Sequence[DiscrnExample], encoders: Mapping[st
              ) -> tuple[dict[str, Any], dict[str, list[Scored]]]:
     """Answer ``examples`` with the model and the baselines and build the report.
 
-    ``probe`` adds the per-input diagnostic of :mod:`xalign.eval.discrn_probe` (mini-DisCRn
+    ``probe`` adds the per-input diagnostic of :mod:`xalign.eval.discrn.probe` (mini-DisCRn
     attribute questions only)."""
-    from xalign.eval.discrn_run import prepare, run_systems
+    from xalign.eval.discrn.run import prepare, run_systems
 
     skips = skips if skips is not None else SkipReport()
     if not skips.seen:
@@ -94,7 +95,7 @@ def evaluate(model: Any, examples: Sequence[DiscrnExample], encoders: Mapping[st
     answers = run_systems(model, prepared, systems, batch_size, preset, answer_mode,
                           **overrides)
     if probe:
-        from xalign.eval.discrn_probe import SYSTEM, probe_answers
+        from xalign.eval.discrn.probe import SYSTEM, probe_answers
 
         answers[SYSTEM] = probe_answers(model, prepared)
     report, scored = make_report([p.example for p in prepared], answers, seed, skips)
