@@ -67,7 +67,10 @@ def discrn(
                               "(default: every installed pair)."),
     per_pair: int = typer.Option(24, "--per-pair", min=2, help="Mini-DisCRn examples per pair."),
     no_balance: bool = typer.Option(False, "--no-balance",
-                                    help="Keep the records' answer positions as they are."),
+                                    help="Show xalign the records' inputs in the file's order "
+                                    "(default: balanced by swapping; a swapped example's id is "
+                                    "<id>#swapped). --predictions are always scored against "
+                                    "the records as written."),
     use_cue: bool = typer.Option(True, "--cue/--no-cue", help="Modality cues before inputs "
                                  "(--no-cue is the paper's no-prefix ablation)."),
     llm: str = typer.Option(None, "--llm", help="LLM (default: the projectors' own)."),
@@ -86,10 +89,9 @@ def discrn(
     if predictions is not None:
         if data is None:
             raise XalignError("--predictions needs --data: the records the predictions answer")
-        report, scored = run.score_predictions(data, predictions, pair_modalities,
-                                               balanced=not no_balance, seed=seed)
-        examples = run.load_data(data, modalities=pair_modalities, balanced=not no_balance,
-                                 need_media=False)
+        # scored against the records as written: balancing only reorders what xalign answers
+        report, scored = run.score_predictions(data, predictions, pair_modalities, seed=seed)
+        examples = run.prediction_set(data, predictions, pair_modalities)[0]
     else:
         from xalign.eval.loading import load_model
 

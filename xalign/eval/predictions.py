@@ -15,15 +15,16 @@ from typing import Any
 from xalign.errors import XalignError
 
 
-def _listing(ids: Iterable[str], limit: int = 10) -> str:
+def listing(ids: Iterable[str], limit: int = 10) -> str:
     ids = sorted(ids)
     more = f" (and {len(ids) - limit} more)" if len(ids) > limit else ""
     return ", ".join(repr(i) for i in ids[:limit]) + more
 
 
 def read_predictions(path: str | Path, known_ids: Collection[str] | None = None,
-                     ) -> dict[str, str]:
-    """``id -> prediction`` of a JSONL file; checks ids against ``known_ids`` when given."""
+                     described: str = "the data") -> dict[str, str]:
+    """``id -> prediction`` of a JSONL file; checks ids against ``known_ids`` when given
+    (``described`` says what they are in the error)."""
     path = Path(path)
     if not path.is_file():
         raise XalignError(f"{path}: predictions file not found")
@@ -47,11 +48,12 @@ def read_predictions(path: str | Path, known_ids: Collection[str] | None = None,
                 duplicates.add(key)
             out[key] = prediction
     if duplicates:
-        raise XalignError(f"{path}: duplicate ids: {_listing(duplicates)}")
+        raise XalignError(f"{path}: duplicate ids: {listing(duplicates)}")
     if known_ids is not None:
         unknown = set(out) - set(known_ids)
         if unknown:
-            raise XalignError(f"{path}: ids not in the data: {_listing(unknown)}")
+            raise XalignError(f"{path}: ids not in the data: {listing(unknown)}; expected "
+                              f"ids of {described}, e.g. {listing(known_ids, 3)}")
     return out
 
 

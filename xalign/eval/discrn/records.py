@@ -61,13 +61,14 @@ class DiscrnExample:
     def answer_modality(self) -> str:
         return self.modalities[self.label]
 
-    def swapped(self) -> DiscrnExample:
+    def swapped(self, mark: bool = False) -> DiscrnExample:
         """The same example with the two inputs in the other order: every per-position
-        field swaps and the label flips."""
+        field swaps and the label flips; ``mark`` gives it the id ``<id>#swapped``."""
         def flip(pair: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
             return None if pair is None else (pair[1], pair[0])
         return replace(
-            self, modalities=flip(self.modalities), sample_ids=flip(self.sample_ids),
+            self, id=swapped_id(self.id) if mark else self.id,
+            modalities=flip(self.modalities), sample_ids=flip(self.sample_ids),
             label=1 - self.label, captions=flip(self.captions), properties=flip(self.properties),
             baseline_captions=flip(self.baseline_captions),
             start_seconds=flip(self.start_seconds), media=flip(self.media))
@@ -97,10 +98,22 @@ def rewrite_question(question: str) -> str:
     return text if text.endswith("?") else text + "?"
 
 
-def balance(examples: Sequence[DiscrnExample]) -> list[DiscrnExample]:
+def balance(examples: Sequence[DiscrnExample], mark: bool = False) -> list[DiscrnExample]:
     """Put the right answer first for even indices and second for odd ones (by swapping),
-    so each position is right for half of the examples (±1)."""
-    return [ex if ex.label == i % 2 else ex.swapped() for i, ex in enumerate(examples)]
+    so each position is right for half of the examples (±1).
+
+    ``mark`` gives each swapped example its own id, ``<id>#swapped`` (:func:`swapped_id`), so
+    that an answer to it can never be taken for an answer to the record as written: used for
+    records read from a file, whose ids name the file's order."""
+    return [ex if ex.label == i % 2 else ex.swapped(mark) for i, ex in enumerate(examples)]
+
+
+SWAPPED = "#swapped"
+
+
+def swapped_id(record_id: str) -> str:
+    """The id of a record's example with its two inputs swapped."""
+    return record_id + SWAPPED
 
 
 def normalise_modality(name: str) -> str:

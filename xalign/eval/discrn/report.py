@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xalign.eval.discrn.score import Scored
@@ -120,4 +121,9 @@ def print_tables(report: Mapping[str, Any], console: Console | None = None) -> N
         console.print(f"[yellow]skipped {len(report['skipped'])} of {report.get('seen')} "
                       f"records with missing or unreadable media (listed in skipped.jsonl)[/]")
     if report.get("missing_predictions"):
-        console.print(f"[yellow]{report['missing_predictions']} records had no prediction[/]")
+        missing = report.get("missing_ids") or []
+        named = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more"
+                                            if len(missing) > 10 else "")
+        console.print(f"[yellow]{report['missing_predictions']} of {report.get('seen')} records "
+                      f"had no prediction and are not scored"
+                      + (f": {escape(named)}" if named else "") + "[/]")
