@@ -10,6 +10,7 @@ image formats is refused whatever its suffix.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from xalign.media import check_file
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 # Pillow format names accepted by content sniffing (JPEG also opens MPO camera files).
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
-# Pillow's own default bomb threshold; lower it with XALIGN_IMAGE_MAX_PIXELS.
+# Pillow's default bomb threshold, as the plugin's only limit (XALIGN_IMAGE_MAX_PIXELS changes
+# it; Pillow's own check, which refuses only above twice it, is replaced: see _open_within).
 DEFAULT_MAX_PIXELS = 89_478_485
 MAX_PIXELS_ENV = "XALIGN_IMAGE_MAX_PIXELS"
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
@@ -53,19 +55,16 @@ def load(path: str | Path) -> Image.Image:
     limit = max_pixels()
     try:
         with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its threshold; a bomb must stop here.
+            # a backstop only (the header was checked): a bomb must stop, never just warn
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=FORMATS) as image:
-                width, height = image.size
-                if width * height > limit:
-                    raise MediaError(path, _bomb_reason(width, height, limit))
-                image.seek(0)
+            with _open_within(path, limit) as image:
                 image.load()  # decodes now, so truncation is caught here
                 return to_rgb(_upright(image))
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaError(path, f"possible decompression bomb: {exc}") from exc
+        raise MediaError(path, f"possible decompression bomb: a frame is larger than the image "
+                               f"header declares ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise MediaError(
             path, "not a recognised image (expected JPEG, PNG, WEBP, BMP or GIF content)"
@@ -75,9 +74,42 @@ def load(path: str | Path) -> Image.Image:
         raise MediaError(path, f"corrupt or truncated image: {exc}") from exc
 
 
+# Pillow's own bomb check (``Image._decompression_bomb_check``, against the process-wide
+# ``Image.MAX_IMAGE_PIXELS``) only warns up to twice that setting and refuses above it, in
+# words that name neither the size nor xalign's setting. While a header is read, the plugin's
+# check takes its place, at every point where Pillow checks (before the WebP decoder allocates
+# its canvas, when a GIF frame grows the image), so the plugin's limit is the only one.
+_PILLOW_CHECK = threading.Lock()
+
+
+def _open_within(path: Path, limit: int) -> Image.Image:
+    """Open ``path`` (header only) and refuse it when it declares more than ``limit`` pixels;
+    positioned on the first frame, not yet decoded."""
+    def check(size: tuple[int, int], *_: object, **__: object) -> None:
+        if size[0] * size[1] > limit:
+            raise MediaError(path, _bomb_reason(size[0], size[1], limit))
+
+    with _PILLOW_CHECK:
+        pillows = Image._decompression_bomb_check
+        Image._decompression_bomb_check = check
+        try:
+            image = Image.open(path, formats=FORMATS)
+            try:
+                check(image.size)  # also when Pillow renames its check
+                image.seek(0)
+            except BaseException:
+                image.close()
+                raise
+        finally:
+            Image._decompression_bomb_check = pillows
+    return image
+
+
 def _bomb_reason(width: int, height: int, limit: int) -> str:
-    return (f"image declares {width}x{height} = {width * height:,} pixels, above the limit of "
-            f"{limit:,} (possible decompression bomb; raise {MAX_PIXELS_ENV} to allow it)")
+    where = "set by" if MAX_PIXELS_ENV in os.environ else "default; change it with"
+    return (f"image declares {width:,} x {height:,} = {width * height:,} pixels, above the "
+            f"image plugin's limit of {limit:,} pixels ({where} {MAX_PIXELS_ENV}=<pixels>); "
+            f"refused as a possible decompression bomb before decoding")
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -26,6 +26,7 @@ from xalign_plugin_video.sampling import num_frames
 EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")
 Backend = Literal["auto", "decord", "av"]
 _DECORD_PREFIX = re.compile(r"^\[[\d:]+\] \S+:\d+: ")
+_LABELS = {"decord": "decord", "av": "PyAV (FFmpeg)"}
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 
 
@@ -68,11 +69,17 @@ def load_video(path: str | Path, count: int | None = None,
                 raise MediaError(path, f"{kind} file with no video frames: {exc}") from exc
             failures.append(f"decord: {exc}")
         except ImportError as exc:
-            failures.append(f"{name}: not installed ({exc})")
+            # an optional decoder that is not installed was not tried: only worth a word when
+            # it was asked for by name
+            if backend != "auto":
+                raise MediaError(path, f"the {name} decoder asked for is not installed "
+                                       f"(pip install {name})") from exc
         except Exception as exc:
-            failures.append(f"{name}: {_first_line(exc)}")
+            failures.append(f"{_LABELS[name]}: {_reason(exc, path)}")
         else:
             return _checked(path, frames, count)
+    if not failures:  # nothing could be tried (normally stopped by check_environment)
+        raise MediaError(path, "no video decoder is installed (pip install av)")
     raise MediaError(path, f"could not decode the {kind} video (truncated or corrupt?): "
                            + "; ".join(failures))
 
@@ -85,8 +92,17 @@ def _checked(path: Path, frames: np.ndarray, count: int) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def _first_line(exc: Exception) -> str:
-    """decord's messages carry a time, a C++ source location and a stack trace: drop them."""
-    lines = str(exc).strip().splitlines()
-    text = _DECORD_PREFIX.sub("", lines[0]) if lines else type(exc).__name__
+def _reason(exc: Exception, path: Path) -> str:
+    """What a decoder said, for a person: FFmpeg's text without its raw errno (PyAV errors
+    carry it apart, in ``strerror``); decord's first line without its time, C++ source
+    location and stack trace; the file (named by the MediaError already) as "the file"."""
+    strerror = getattr(exc, "strerror", None)
+    if isinstance(strerror, str) and strerror.strip():
+        text = strerror.strip()
+    else:
+        lines = str(exc).strip().splitlines()
+        text = _DECORD_PREFIX.sub("", lines[0]) if lines else type(exc).__name__
+    text = text.replace(str(path), "the file").rstrip(". ") or type(exc).__name__
+    if text[:1].isupper() and text[1:2].islower():  # "Invalid data" -> "invalid data"
+        text = text[0].lower() + text[1:]
     return text[:200]
