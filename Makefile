@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/xalign-plugin-image plugins/xalign-plugin-video plugins/xalign-plugin-audio plugins/xalign-plugin-3d
+PLUGINS := plugins/xalign-plugin-image plugins/xalign-plugin-video plugins/xalign-plugin-audio plugins/xalign-plugin-3d \
+  plugins/xalign-encoder-whisper
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 
 install: $(STAMP)
 
-# open3d-cpu (3d plugin) needs libusb-1.0-0 at import time.
+# open3d-cpu (3d plugin) needs libusb-1.0-0 at import time; espeak-ng speaks spoken items.
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then \
 	  if command -v apt-get >/dev/null; then \
@@ -34,6 +35,14 @@ system-deps:
 	    ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libusb-1.0-0) \
 	      || echo "warning: could not install libusb-1.0-0; the 3d plugin will say so"; \
 	  else echo "warning: libusb-1.0-0 missing and no apt-get; install it for the 3d plugin"; fi; \
+	fi
+	# espeak-ng speaks the synthetic world's sentences (xalign-encoder-whisper's speech modality)
+	@if ! command -v espeak-ng >/dev/null; then \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing espeak-ng (spoken synthetic items)"; \
+	    ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng) \
+	      || echo "warning: could not install espeak-ng; the speech modality will say so"; \
+	  else echo "warning: espeak-ng missing and no apt-get; install it for spoken items"; fi; \
 	fi
 
 demo: $(STAMP)

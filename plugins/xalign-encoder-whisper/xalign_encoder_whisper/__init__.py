@@ -1,0 +1,1 @@
+"""xalign-encoder-whisper: pretrained Whisper encoders from PyPI weight packages."""
