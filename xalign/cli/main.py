@@ -22,6 +22,7 @@ _SUBCOMMANDS = [
     ("xalign.cli.eval", "app", "eval"),
     ("xalign.cli.data", "app", "data"),
     ("xalign.cli.convert", "app", "convert"),
+    ("xalign.cli.encoders", "app", "encoders"),
 ]
 
 

@@ -15,6 +15,9 @@ SPLITS = ("train", "val", "test")
 # Sample seeds interleave the splits (seed mod 3 = split index), so splits are disjoint for
 # any size; each base ``seed`` owns a block of MAX_ITEMS consecutive sample indices.
 MAX_ITEMS = 1 << 24
+# Base seeds stay below MAX_SEED, so every split seed is < 3·MAX_SEED·MAX_ITEMS; the seeds above
+# are reserved for encoder pretraining (xalign.encoders.pretrain.PRETRAIN_SEED_START).
+MAX_SEED = 1 << 32
 
 
 def split_index(split: str) -> int:
@@ -27,8 +30,8 @@ def sample_seed(seed: int, split: str, i: int) -> int:
     """The generator seed of sample ``i`` of ``split``; disjoint across splits."""
     if not 0 <= i < MAX_ITEMS:
         raise ValueError(f"sample index {i} outside [0, {MAX_ITEMS})")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed must be in [0, {MAX_SEED}), got {seed}")
     return len(SPLITS) * (seed * MAX_ITEMS + i) + split_index(split)
 
 
