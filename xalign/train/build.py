@@ -20,7 +20,7 @@ from xalign.encoders.frozen import FrozenEncoder
 from xalign.errors import XalignError
 from xalign.modality import Modality
 from xalign.registry import get_modality
-from xalign.train.evaluate import low_chance_attributes
+from xalign.train.evaluate import EvalSet, low_chance_attributes
 from xalign.train.recipe import HFData, ManifestData, Recipe, SyntheticData
 
 log = logging.getLogger(__name__)
@@ -135,24 +135,46 @@ def train_source(recipe: Recipe) -> Source:
 
 
 def eval_tasks(recipe: Recipe, modality: Modality) -> tuple[str, ...]:
-    """Evaluation tasks; with ``eval.max_chance``, ``classify:<attr>`` per low-chance attribute."""
+    """Headline evaluation tasks; with ``eval.max_chance``, ``classify:<attr>`` per attribute
+    whose chance is at most it."""
     if recipe.eval.max_chance is None:
         return tuple(recipe.eval.tasks)
     attributes = low_chance_attributes(dict(modality.attributes), recipe.eval.max_chance)
     if not attributes:
         raise XalignError(f"modality {modality.name!r} has no attribute with chance <= "
-                          f"{recipe.eval.max_chance:.0%}; lower eval.max_chance or set eval.tasks")
+                          f"{recipe.eval.max_chance:.0%}; raise eval.max_chance or set eval.tasks")
     return tuple(f"classify:{a}" for a in attributes)
 
 
+def other_eval_tasks(recipe: Recipe, modality: Modality) -> tuple[str, ...]:
+    """With ``eval.max_chance``: ``classify:<attr>`` per attribute above it (a two-value
+    attribute has chance 0.5), asked beside the headline and reported with its own chance."""
+    if recipe.eval.max_chance is None:
+        return ()
+    low = set(low_chance_attributes(dict(modality.attributes), recipe.eval.max_chance))
+    return tuple(f"classify:{a}" for a, values in sorted(modality.attributes.items())
+                 if len(values) >= 2 and a not in low)
+
+
 def eval_set(recipe: Recipe, modality: Modality, encoder: FrozenEncoder, split: str, size: int,
-             cache: FeatureCache | None) -> FeatureDataset | None:
-    """Synthetic ``split`` items (disjoint from training) for ranking evaluation."""
+             cache: FeatureCache | None) -> FeatureDataset | EvalSet | None:
+    """Synthetic ``split`` items (disjoint from training) for ranking evaluation: ``size``
+    items on the headline tasks and, with ``eval.max_chance``, ``size // (number of
+    attributes)`` (at least 1) on each other attribute, from the same samples."""
     if size <= 0:
         return None
-    source = SyntheticSource(modality, split, size=size, seed=recipe.seed,
-                             tasks=eval_tasks(recipe, modality))
-    return FeatureDataset(source, {modality.name: encoder}, cache=cache, train=False)
+
+    def part(tasks: tuple[str, ...], n: int) -> FeatureDataset:
+        source = SyntheticSource(modality, split, size=n, seed=recipe.seed, tasks=tasks)
+        return FeatureDataset(source, {modality.name: encoder}, cache=cache, train=False)
+
+    headline = eval_tasks(recipe, modality)
+    if recipe.eval.max_chance is None:
+        return part(headline, size)
+    others = other_eval_tasks(recipe, modality)
+    each = max(1, size // (len(headline) + len(others)))
+    return EvalSet([part(headline, size), part(others, each * len(others)) if others else None],
+                   recipe.eval.max_chance)
 
 
 def feature_cache(recipe: Recipe, encoder: FrozenEncoder) -> FeatureCache | None:

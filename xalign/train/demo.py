@@ -69,8 +69,10 @@ def results_table(results: dict[str, Any], seconds: float) -> Table:
         table.add_column(column)
     for name, result in results.items():
         test = result.test or {}
-        attributes = ", ".join(f"{a} {s['accuracy']:.0%}"
-                               for a, s in test.get("per_attribute", {}).items())
+        # attributes above eval.max_chance are outside the headline: shown with their chance
+        attributes = ", ".join(f"{a} {s['accuracy']:.0%}" + (
+            "" if s.get("headline", True) else f" (chance {s['chance']:.0%})")
+            for a, s in test.get("per_attribute", {}).items())
         accuracy = test.get("accuracy", float("nan"))
         style = "green" if accuracy >= 0.8 else "yellow"
         table.add_row(name, f"[{style}]{accuracy:.1%}", f"{test.get('chance', 0):.1%}",

@@ -187,7 +187,8 @@ class EvalSpec(StrictModel):
     val_size: NonNegInt = 64
     test_size: NonNegInt = 0  # held-out test items ranked at the end (0: skip)
     tasks: list[str] = Field(default_factory=lambda: ["classify"])
-    # ask only about attributes whose vocabulary makes chance <= max_chance (None: all)
+    # the headline accuracy counts the attributes whose vocabulary makes chance <= max_chance;
+    # the others are asked too and reported apart with their own chance (None: tasks, all)
     max_chance: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
