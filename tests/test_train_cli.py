@@ -30,7 +30,7 @@ def test_modality_default_trains_and_evaluates(tmp_path, monkeypatch, capsys):
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     assert (recipe["name"], recipe["llm"]["source"], recipe["encoder"]["source"]) == (
         "tiny-audio", "smollm2", None)
-    assert (recipe["projector"]["kind"], recipe["mixed_precision"]) == ("linear", "bf16")
+    assert (recipe["projector"]["kind"], recipe["mixed_precision"]) == ("linear", "auto")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["test"]["n"] == 3
     assert (run / "projector" / "model.safetensors").is_file()

@@ -16,9 +16,10 @@ from xalign.train.recipe_io import load_recipe, merge, recipe_from_dict
 
 # Shared by the four tiny recipes (recipes/tiny-base.yaml). Measured choices (README,
 # "It learns"): a linear projector at lr 1e-2 learns within the demo's budget where the tiny
-# Q-Former does not yet; bf16 autocast halves the CPU step; an empty system turn saves 20
-# tokens per example; classification items (options in the instruction) of the attributes
-# the demo tests.
+# Q-Former does not yet; precision "auto" (bf16 autocast only on CPUs with native bf16,
+# fp32 elsewhere: xalign/train/precision.py); an empty system turn saves 20 tokens per
+# example; classification items (options in the instruction) of the attributes the demo
+# tests.
 TINY_BASE: dict[str, Any] = {
     "description": "Embedded offline default: SmolLM2-135M (frozen) + the plugin's tiny seeded "
                    "encoder (not pretrained) + a linear projector, trained on the synthetic "
@@ -33,7 +34,7 @@ TINY_BASE: dict[str, Any] = {
     "cache": {"enabled": True, "train_views": 1},
     "checkpoint": {"every": 80, "keep_last": 1},
     "eval": {"every": 0, "val_size": 32, "test_size": 100, "max_chance": 0.25},
-    "mixed_precision": "bf16",
+    "mixed_precision": "auto",
     "seed": 0,
 }
 

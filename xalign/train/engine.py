@@ -22,6 +22,7 @@ from xalign.errors import XalignError
 from xalign.train.batches import BatchPlan, SkipLog, fetch, item_id
 from xalign.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from xalign.train.evaluate import RankingResult, ranking_accuracy
+from xalign.train.precision import PrecisionChoice, choose_precision
 from xalign.train.progress import TrainProgress
 from xalign.train.recipe import Recipe
 from xalign.train.schedule import WarmupCosine
@@ -112,7 +113,9 @@ class Trainer:
 
         self.recipe, self.model, self.train_set = recipe, model, train_set
         self.val_set, self.test_set = val_set, test_set
-        self.acc = accelerator if accelerator is not None else make_accelerator(recipe, run_dir)
+        self.precision = choose_precision(recipe.mixed_precision)
+        self.acc = accelerator if accelerator is not None \
+            else make_accelerator(recipe, run_dir, self.precision)
         warning = launch_warning()
         if warning and console is not None:
             console.print(f"[yellow]warning:[/] {warning}")
@@ -129,6 +132,7 @@ class Trainer:
         self.total = sched.total_steps(len(train_set), self.world)
         self.step, self.best_acc, self.best_step = 0, -1.0, None
         self.window: dict[str, float] = {"loss": 0.0, "n": 0.0, "samples": 0.0, "seconds": 0.0}
+        self._say(self.precision.describe())
 
     # -- set-up ----------------------------------------------------------------------------
     def _prepare(self, resume: Path | None) -> None:
@@ -209,7 +213,7 @@ class Trainer:
             sync = contextlib.nullcontext() if last or self.world == 1 \
                 else self.acc.no_sync(self.wrapped)
             with sync:
-                with cpu_autocast(self.recipe):
+                with cpu_autocast(self.precision):
                     loss = self.wrapped(batch.examples)
                 self._check_finite(loss, batch.indices)
                 self.acc.backward(loss / accum)
@@ -317,6 +321,8 @@ class Trainer:
             extra={"trainable_parameters": self.trainable, "world_size": self.world,
                    "replica_digests": self._replica_digests(),
                    "warmup": self.scheduler.warmup,
+                   "precision": self.precision.label,
+                   "precision_reason": self.precision.reason,
                    "num_tokens": self.model.projectors[self.recipe.modality].config.num_tokens})
         self.files.finish(self.model.projectors[self.recipe.modality], result,
                           self.model.llm if self.tune_llm else None)
@@ -372,22 +378,23 @@ def launch_warning(env: dict[str, str] | None = None) -> str | None:
     return None
 
 
-def cpu_autocast(recipe: Recipe) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast for a CPU run whose recipe asks for ``mixed_precision: bf16`` (half the
-    tiny recipe's step time on CPUs with AVX512-BF16 or AMX; deterministic, so resume stays
-    bitwise); a no-op otherwise (GPU precision is accelerate's)."""
-    enabled = recipe.mixed_precision == "bf16" and not torch.cuda.is_available()
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+def cpu_autocast(precision: PrecisionChoice) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast for a CPU run whose resolved precision is bf16 (half the tiny recipe's
+    step on CPUs with AVX512-BF16 or AMX; deterministic, so resume stays bitwise); a no-op
+    otherwise (GPU precision is accelerate's)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision.autocast_cpu_bf16)
 
 
-def make_accelerator(recipe: Recipe, run_dir: Path | None = None) -> Any:
+def make_accelerator(recipe: Recipe, run_dir: Path | None = None,
+                     precision: PrecisionChoice | None = None) -> Any:
     """An ``Accelerator``: CPU unless CUDA is there; its mixed precision on GPU only (on CPU
     see :func:`cpu_autocast`: accelerate's precision is process-wide state, which one process
     training several recipes, as ``make demo`` does, must not pin)."""
     from accelerate import Accelerator
 
-    cuda = torch.cuda.is_available()
+    precision = precision or choose_precision(recipe.mixed_precision)
+    cuda = precision.device == "cuda"
     return Accelerator(cpu=not cuda,
-                       mixed_precision=recipe.mixed_precision if cuda else "no",
+                       mixed_precision=precision.mode if cuda else "no",
                        log_with=list(recipe.log_with) or None,
                        project_dir=str(run_dir) if run_dir is not None else None)

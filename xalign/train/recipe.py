@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -68,6 +68,7 @@ class ProjectorSpec(StrictModel):
     hidden_dim: PositiveInt | None = None  # mlp hidden width / linear bottleneck rank
     qformer_prompt: str | None = None  # fixed Q-Former prompt; None: the instruction
     instruction_tokenizer: str = "llm"
+    head: Literal["linear", "vocab"] = "linear"  # vocab: mixtures of the LLM's word embeddings
 
 
 class SyntheticData(StrictModel):
@@ -210,6 +211,16 @@ class Recipe(StrictModel):
     use_cue: bool = True
     seed: NonNegInt = 0
     max_bad_fraction: Annotated[float, Field(ge=0, le=1)] = 0.01
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # fp16: GPU only, ignored on CPU
+    # auto: bf16 only where it is fast (xalign/train/precision.py); no = fp32; fp16: GPU only
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     log_with: list[Literal["tensorboard", "trackio"]] = Field(default_factory=list)
     output_dir: str | None = None  # None: runs/<modality>-<timestamp>
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _fp32_spellings(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `no` (file or `mixed_precision=no` override) as False
+        if value is False or (isinstance(value, str) and value.lower() in ("no", "fp32",
+                                                                            "float32")):
+            return "no"
+        return value

@@ -96,6 +96,7 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
         f"{recipe.schedule.grad_accum} × {summary.get('world_size', 1)} process(es); "
         f"peak lr {recipe.optim.lr:g}, warm-up {summary.get('warmup')} steps, cosine to "
         f"{recipe.optim.min_lr:g}",
+        f"- precision: {summary.get('precision', '?')} ({summary.get('precision_reason', '')})",
         f"- final training loss: {summary.get('final_loss', float('nan')):.4f}",
         f"- skipped items (bad media): {summary.get('skipped', 0)}",
         f"- wall time: {summary.get('seconds', 0):.0f} s",

@@ -1,0 +1,113 @@
+"""Which precision a run computes in, and why: ``mixed_precision: auto`` never makes a step slower.
+
+bf16 autocast on a CPU without native bf16 instructions is emulated and measured ~17x
+slower than fp32 (issue 14), so ``auto`` takes bf16 on CPU only where the CPU flags show
+AVX512-BF16 or AMX-BF16, and fp32 elsewhere (or where the flags cannot be read). On a
+GPU, ``auto`` takes bf16 where ``torch.cuda.is_bf16_supported()`` says so, fp16 otherwise.
+An explicit ``bf16`` / ``fp16`` / ``no`` in a recipe is honoured as written (fp16 has no
+CPU autocast path here, so on CPU it runs fp32 and says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+Mode = Literal["no", "bf16", "fp16"]
+
+# x86 flags (Linux /proc/cpuinfo spelling) that give bf16 matrix products in hardware.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """The resolved precision: ``mode`` (``no`` = fp32), on ``device``, and ``reason``."""
+
+    mode: Mode
+    device: Literal["cpu", "cuda"]
+    requested: str
+    reason: str
+
+    @property
+    def autocast_cpu_bf16(self) -> bool:
+        """Whether the CPU step runs under bf16 autocast."""
+        return self.device == "cpu" and self.mode == "bf16"
+
+    @property
+    def label(self) -> str:
+        return "fp32" if self.mode == "no" else self.mode
+
+    def describe(self) -> str:
+        return f"precision: {self.label} on {self.device} ({self.reason})"
+
+
+@cache
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``), lower case; ``None`` elsewhere or
+    when unreadable, which :func:`choose_precision` treats as "no native bf16" (fp32 is
+    never the slow choice)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86 / arm64 spelling
+            return frozenset(value.lower().split())
+    return None
+
+
+def native_bf16_flags(flags: frozenset[str] | None) -> list[str]:
+    """The native-bf16 flags among ``flags`` (empty when none, or when flags are unknown)."""
+    return [f for f in NATIVE_BF16_FLAGS if flags and f in flags]
+
+
+def choose_precision(requested: str = "auto", *, cuda: bool | None = None,
+                     cuda_bf16: bool | None = None,
+                     flags: frozenset[str] | Literal["detect"] | None = "detect"
+                     ) -> PrecisionChoice:
+    """Resolve a recipe's ``mixed_precision`` for this machine.
+
+    ``cuda``, ``cuda_bf16`` and ``flags`` default to what this machine reports; tests pass
+    them to exercise every branch.
+    """
+    import torch
+
+    if cuda is None:
+        cuda = torch.cuda.is_available()
+    device: Literal["cpu", "cuda"] = "cuda" if cuda else "cpu"
+    if requested not in ("auto", "no", "bf16", "fp16"):
+        raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {requested!r}")
+    if cuda:
+        if cuda_bf16 is None:
+            cuda_bf16 = bool(torch.cuda.is_bf16_supported())
+        if requested == "auto":
+            if cuda_bf16:
+                return PrecisionChoice("bf16", device, requested,
+                                       "auto: this GPU supports bf16")
+            return PrecisionChoice("fp16", device, requested,
+                                   "auto: this GPU has no bf16 support, fp16 instead")
+        label = "fp32" if requested == "no" else requested
+        return PrecisionChoice(requested, device, requested, f"{label} as the recipe asks")  # type: ignore[arg-type]
+
+    found = cpu_flags() if flags == "detect" else flags
+    native = native_bf16_flags(found)
+    if requested == "auto":
+        if native:
+            return PrecisionChoice("bf16", device, requested,
+                                   f"auto: the CPU has native bf16 ({', '.join(native)})")
+        why = ("the CPU flags could not be read" if found is None else
+               "the CPU has no native bf16 (no avx512_bf16/amx_bf16 flag), where bf16 "
+               "autocast is many times slower than fp32")
+        return PrecisionChoice("no", device, requested, f"auto: {why}")
+    if requested == "fp16":
+        return PrecisionChoice("no", device, requested,
+                               "fp16 is GPU only; this CPU run computes in fp32")
+    if requested == "bf16" and not native:
+        return PrecisionChoice("bf16", device, requested,
+                               "bf16 as the recipe asks, although the CPU has no native bf16 "
+                               "(expect slow steps; mixed_precision=auto picks fp32 here)")
+    label = "fp32" if requested == "no" else requested
+    return PrecisionChoice(requested, device, requested, f"{label} as the recipe asks")  # type: ignore[arg-type]
