@@ -131,3 +131,20 @@ def test_whisper_base_transcribes_an_espeak_sentence(tmp_path: Path, monkeypatch
     cosine = torch.nn.functional.cosine_similarity(tokens.mean(1), encoder(noise).mean(1))
     assert float(cosine) < 0.9
     whisper_model._load_cached.cache_clear()
+
+
+def test_word_error_rate_and_keyword_matching() -> None:
+    from xalign_encoder_whisper.evaluate import (
+        keyword_in_answer,
+        keyword_in_transcript,
+        word_error_rate,
+    )
+
+    said = "Please drop five yellow balls."
+    assert word_error_rate([said], ["please drop 5 yellow balls"]) == 0.0
+    assert word_error_rate([said], ["Please drop free red balls."]) == pytest.approx(2 / 5)
+    assert word_error_rate([said, "Take the cup."], ["", "take the cup"]) == pytest.approx(5 / 8)
+    assert keyword_in_answer("box", "Boxes.") and keyword_in_answer("five", "5")
+    assert not keyword_in_answer("red", "It is red.")  # the first word must be the value
+    assert keyword_in_transcript("ball", "drop five yellow balls")
+    assert not keyword_in_transcript("red", "we need three green books")
