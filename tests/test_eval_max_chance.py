@@ -103,9 +103,11 @@ def test_the_recipes_eval_set_asks_every_attribute():
     loud = next(dataset.item(i) for i in range(len(dataset))
                 if dataset.item(i).task == "classify:loudness")
     assert len(loud.candidates) == 2
-    # no max_chance: the recipe's tasks, as they are
-    assert eval_set(tiny_recipe("audio", ["eval.max_chance=null"]), audio, None, "val", 4,
-                    cache=None).source.tasks == ("classify",)
+    # no max_chance: the recipe's tasks, as they are (a copy: tiny_recipe's overrides would
+    # reach the built-in default shared by later tests)
+    unset = recipe.model_copy(update={"eval": recipe.eval.model_copy(update={"max_chance": None})})
+    assert eval_set(unset, audio, None, "val", 4, cache=None).source.tasks == ("classify",)
+    assert tiny_recipe("audio").eval.max_chance == 0.25
 
 
 def test_the_train_table_marks_attributes_outside_the_headline(capsys):
