@@ -12,7 +12,7 @@ Public entry points:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def make_report(examples: Sequence[DiscrnExample], answers: Mapping[str, Mapping
     return report, scored
 
 
-def _check_unique(path: str | Path, ids: Sequence[str] | Any) -> None:
+def _check_unique(path: str | Path, ids: Iterable[str]) -> None:
     dupes = [k for k, n in Counter(ids).items() if n > 1]
     if dupes:
         raise XalignError(f"{path}: record ids clash with the ids of swapped examples "
