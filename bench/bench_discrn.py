@@ -57,7 +57,7 @@ def build_model(args: argparse.Namespace) -> XAlignModel:
         modality = registry.get(name)
         torch.manual_seed(0)
         projectors[name] = build_projector(ProjectorConfig(
-            kind="qformer", modality=name, feature_dim=modality.feature_dim,
+            kind="qformer", modality=name, feature_dim=registry.encoder(name).feature_dim,
             llm_dim=llm.hidden_size, num_tokens=4, llm_id=llm.llm_id, cue=modality.cue,
             frames=modality.frames, instruction_vocab_size=len(llm.tokenizer)))
     return XAlignModel(llm, projectors)

@@ -41,9 +41,10 @@ def test_modality_fields_and_featurize_a_written_item(tmp_path: Path) -> None:
     assert (modality.name, modality.cue, modality.frames) == ("3d", " 3d: ", 1)
     assert set(modality.extensions) == {".ply", ".pcd", ".obj", ".off", ".npy", ".npz", ".xyz",
                                         ".txt"}
-    assert modality.encoders[0] == "tiny"
-    encoder = modality.build_encoder(None)
-    assert encoder.feature_dim == modality.feature_dim == 256
+    assert modality.encoder == "tiny"
+    assert [e.id for e in plugin.ENCODERS] == ["tiny", "ulip2-pointbert"]
+    encoder = plugin.ENCODERS[0].instantiate()
+    assert encoder.feature_dim == plugin.ENCODERS[0].feature_dim == 256
     sample = modality.synthesize(3)
     assert set(sample.attributes) == set(modality.attributes)
     assert {"size", "height"} == set(sample.quantities)
@@ -58,4 +59,4 @@ def test_featurize_file_names_a_bad_file(tmp_path: Path) -> None:
     np.save(path, np.array([[0.0, 0, 0], [np.nan, 0, 1], [1, 1, 1]]))
     modality = plugin.MODALITY
     with pytest.raises(MediaError, match=r"nan_cloud\.npy.*NaN"):
-        featurize_file(modality, modality.build_encoder(None), path)
+        featurize_file(modality, plugin.ENCODERS[0].instantiate(), path)

@@ -17,11 +17,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from torch import nn
-from xalign_plugin_3d import build_encoder, preprocess, synthesize
+from xalign_plugin_3d import synthesize
 from xalign_plugin_3d.encoders.ulip import load_ulip_pointbert
+from xalign_plugin_3d.preprocess import preprocess
 
 from xalign.encoders import FrozenEncoder
 from xalign.errors import CheckpointError, UnknownNameError
+from xalign.registry import get_registry
 
 D, DEPTH, HEADS, GROUPS, GROUP_SIZE, ENC, EMBED = 32, 2, 2, 16, 8, 24, 40
 
@@ -227,7 +229,7 @@ def test_coloured_pointbert_is_refused_with_a_reason(tmp_path, reference):
 
 
 def test_bad_sources(tmp_path, reference):
-    with pytest.raises(UnknownNameError, match="ULIP-2 PointBERT checkpoint"):
+    with pytest.raises(CheckpointError, match=r"ULIP-2 PointBERT checkpoint .* not found"):
         build_encoder(str(tmp_path / "missing.pt"))
     junk = tmp_path / "junk" / "junk.pt"
     junk.parent.mkdir()
@@ -252,3 +254,8 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def build_encoder(source: str) -> FrozenEncoder:
+    """The 3D encoder a recipe's ``encoder.source`` path names (ULIP-2 PointBERT)."""
+    return get_registry().build_encoder("3d", source)

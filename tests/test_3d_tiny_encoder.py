@@ -6,11 +6,13 @@ import time
 
 import pytest
 import torch
-from xalign_plugin_3d import ATTRIBUTES, build_encoder, preprocess, synthesize
+from xalign_plugin_3d import ATTRIBUTES, synthesize
 from xalign_plugin_3d.encoders.tiny import TINY_DIM, TINY_ID, geometry_histogram
+from xalign_plugin_3d.preprocess import preprocess
 
 from xalign.encoders import FrozenEncoder
 from xalign.errors import UnknownNameError
+from xalign.registry import get_registry
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -24,7 +26,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def encoder() -> FrozenEncoder:
-    return build_encoder(None)
+    return get_registry().build_encoder("3d")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_same_weights_on_every_build_and_rng_untouched(encoder, batch):
     torch.manual_seed(123)
     expected = torch.rand(1)
     torch.manual_seed(123)
-    other = build_encoder("tiny")
+    other = get_registry().build_encoder("3d", "tiny")
     assert torch.equal(torch.rand(1), expected)  # building did not consume the caller's RNG
     for (name, a), (_, b) in zip(encoder.state_dict().items(), other.state_dict().items(),
                                  strict=True):
@@ -79,8 +81,9 @@ def _timed(fn) -> float:
 
 
 def test_builds_from_the_id_it_records():
-    """A trained projector records the encoder's id; the core rebuilds the encoder from it."""
-    assert build_encoder(TINY_ID).encoder_id == TINY_ID
+    """A trained projector records the encoder's id (older releases: TINY_ID); the core
+    rebuilds the encoder from it."""
+    assert get_registry().build_encoder("3d", TINY_ID).encoder_id == "tiny"
 
 
 def test_geometry_histogram_ignores_scale_and_turns():
@@ -97,7 +100,7 @@ def test_geometry_histogram_ignores_scale_and_turns():
 
 def test_unknown_encoder_name_suggests_tiny():
     with pytest.raises(UnknownNameError, match="did you mean 'tiny'"):
-        build_encoder("tinny")
+        get_registry().build_encoder("3d", "tinny")
 
 
 def test_linear_probe_recovers_every_attribute(encoder):

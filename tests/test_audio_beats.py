@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from xalign_plugin_audio.encoders import build_encoder
 from xalign_plugin_audio.encoders.beats_checkpoint import (
     POS_CONV_G,
     load_beats,
@@ -21,6 +20,7 @@ from xalign_plugin_audio.encoders.beats_model import BEATs, BEATsConfig, relativ
 
 from xalign.encoders import FrozenEncoder
 from xalign.errors import CheckpointError, UnknownNameError
+from xalign.registry import get_registry
 
 # BEATs iter3+ architecture flags at toy size
 TINY = dict(input_patch_size=16, embed_dim=32, encoder_layers=2, encoder_embed_dim=48,
@@ -182,3 +182,8 @@ def test_matches_the_official_implementation(tmp_path: Path, monkeypatch: pytest
     with torch.no_grad():
         expected = ref.extract_features(windows)[0]
     torch.testing.assert_close(build_encoder(str(path))(windows), expected, rtol=1e-4, atol=1e-5)
+
+
+def build_encoder(source: str) -> FrozenEncoder:
+    """The audio encoder a recipe's ``encoder.source`` names (a BEATs path, or an id)."""
+    return get_registry().build_encoder("audio", source)

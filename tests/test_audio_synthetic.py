@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from xalign_plugin_audio.encoders import build_encoder
-from xalign_plugin_audio.encoders.tiny import count_onsets
+from xalign_plugin_audio.encoders.tiny import build_tiny_encoder, count_onsets
 from xalign_plugin_audio.loading import load
 from xalign_plugin_audio.preprocess import preprocess
 from xalign_plugin_audio.synthetic import ATTRIBUTES, PITCH_HZ, synthesize, write
@@ -98,7 +97,7 @@ def _probe_accuracy(features: torch.Tensor, labels: torch.Tensor, classes: int,
 def test_tiny_encoder_features_keep_attributes_linearly_recoverable() -> None:
     n_samples, n_train = 200, 140  # measured held-out accuracy: kind .77, pitch .92,
     # loudness .92, count 1.0 (chance .33, .33, .5, .25); count was .60 before the onset token
-    encoder = build_encoder(None)
+    encoder = build_tiny_encoder()
     samples = [synthesize(seed) for seed in range(n_samples)]
     # every synthetic clip fits the first window; the second is padding for all of them
     windows = torch.stack([preprocess(s.raw)[0] for s in samples])

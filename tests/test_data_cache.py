@@ -39,9 +39,9 @@ def world(tmp_path: Path, n: int = 4) -> tuple[ManifestSource, list[Path]]:
 
 
 def dataset(source, cache=None, train=False, encoder_source=None) -> FeatureDataset:
-    from xalign.registry import get_modality
+    from xalign.registry import get_registry
 
-    encoders = {m: get_modality(m).build_encoder(encoder_source) for m in ("blob", "hum")}
+    encoders = {m: get_registry().build_encoder(m, encoder_source) for m in ("blob", "hum")}
     return FeatureDataset(source, encoders, cache, train)
 
 
@@ -88,7 +88,7 @@ def test_invalidation_on_content_settings_encoder_and_plugin_version(tmp_path: P
     assert cache.misses == 4
     # encoder: other weights under the same encoder id are caught by the weight fingerprint
     cache = FeatureCache(tmp_path / "c", "tiny", {"points": 8})
-    other = feats(dataset(source, cache, encoder_source="other"))
+    other = feats(dataset(source, cache, encoder_source="tiny@other"))
     assert cache.misses == 4 and not torch.equal(other[0], before[0])
     # the cache-wide encoder id and the plugin's version are part of the key too
     key = FeatureCache(tmp_path / "c", "tiny", {}).key("blob", files[0])

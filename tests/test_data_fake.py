@@ -21,6 +21,7 @@ from xalign import hookimpl
 from xalign.encoders import FrozenEncoder, seeded
 from xalign.errors import MediaError
 from xalign.media import check_file
+from xalign.encoders.component import Encoder
 from xalign.modality import Modality, SyntheticSample
 from xalign.registry import PluginInfo, Registry, reset_registry
 
@@ -86,8 +87,13 @@ def _write(raw: np.ndarray, path: Path) -> Path:
 
 def make(name: str, synthesize: Any, attributes: dict[str, tuple[str, ...]]) -> Modality:
     return Modality(name=name, cue=f" {name}: ", extensions=(".npy",), load=_load(name),
-                    preprocess=_preprocess(name), build_encoder=_encoder(name), feature_dim=4,
                     synthesize=synthesize, write=_write, attributes=attributes)
+
+
+def make_encoder(name: str) -> Encoder:
+    return Encoder(id="tiny", modality=name, family="tiny", build=_encoder(name),
+                   preprocess=_preprocess(name), feature_dim=4, tokens_per_frame=2,
+                   stand_in=True)
 
 
 class FakePlugin:
@@ -95,6 +101,11 @@ class FakePlugin:
     def register_modalities(self, register: Any) -> None:
         register(make("blob", _synthesize, BLOB_ATTRIBUTES))
         register(make("hum", _synthesize_plain, {}))
+
+    @hookimpl
+    def register_encoders(self, register: Any) -> None:
+        register(make_encoder("blob"))
+        register(make_encoder("hum"))
 
 
 def fake_registry_with(version: str = "1.0") -> Registry:
@@ -143,5 +154,6 @@ def test_fake_plugin_round_trip(fake_registry: Registry, tmp_path: Path) -> None
     sample = blob.synthesize(5)
     path = blob.write(sample.raw, tmp_path / "x")
     assert np.array_equal(blob.load(path), sample.raw)
-    assert blob.build_encoder(None)(blob.preprocess(sample.raw, False)).shape == (1, 2, 4)
+    encoder = fake_registry.build_encoder("blob")
+    assert encoder(encoder.spec.preprocess(sample.raw, False)).shape == (1, 2, 4)
     assert fake_registry.plugins["fake"].version == "1.0"

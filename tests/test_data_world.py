@@ -92,8 +92,9 @@ def test_installed_plugins_round_trip(tmp_path: Path) -> None:
             source = SyntheticSource(name, "val", size=1, seed=1)
             rec = next(json.loads(x) for x in (tmp_path / "val.items.jsonl").read_text()
                        .splitlines() if json.loads(x)["modality"] == name)
-            from_file = modality.preprocess(modality.load(tmp_path / rec["path"]), False)
-            from_raw = modality.preprocess(source.sample(0).raw, False)
+            preprocess = registry.encoder(name).preprocess
+            from_file = preprocess(modality.load(tmp_path / rec["path"]), False)
+            from_raw = preprocess(source.sample(0).raw, False)
             assert from_file.shape == from_raw.shape, name
             assert torch.corrcoef(torch.stack([from_file.flatten().float(),
                                                from_raw.flatten().float()]))[0, 1] > 0.9, name

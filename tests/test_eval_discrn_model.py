@@ -27,7 +27,7 @@ def fingerprint(features):
 @pytest.fixture(scope="module")
 def encoders():
     registry = get_registry()
-    return {m: registry.get(m).build_encoder(None) for m in PAIR}
+    return {m: registry.build_encoder(m) for m in PAIR}
 
 
 class Oracle:
@@ -132,7 +132,7 @@ def test_joint_reasoning_needs_both_views():
     examples = synthetic_joint(PAIR[::-1], n=8, seed=2)  # image first, audio second
     assert all(len(e.candidates) <= 16 for e in examples)
     registry = get_registry()
-    encoders = {m: registry.get(m).build_encoder(None) for m in PAIR}
+    encoders = {m: registry.build_encoder(m) for m in PAIR}
     truth = {}
     for ex in examples:
         answer = ex.candidates[ex.answer].split(" and ")
@@ -155,7 +155,7 @@ def test_batched_generation_matches_one_by_one(encoders):
     llm = make_tiny_llm()
     registry = get_registry()
     model = XAlignModel(llm, {m: projector("qformer", m, llm, seed=3,
-                                           feature_dim=registry.get(m).feature_dim)
+                                           feature_dim=registry.encoder(m).feature_dim)
                               for m in PAIR})
     prepared = prepare(synthetic_discrn([PAIR], per_pair=4, seed=3), encoders)
     batched = run_systems(model, prepared, ["xalign", "caption"], batch_size=4, preset="greedy",
@@ -178,7 +178,7 @@ def projector_args(tmp_path_factory):
     registry = get_registry()
     args = []
     for m in PAIR:
-        p = projector("qformer", m, llm, feature_dim=registry.get(m).feature_dim)
+        p = projector("qformer", m, llm, feature_dim=registry.encoder(m).feature_dim)
         p.config.llm_id = str(root / "llm")
         args += ["--projector", str(save_projector(p, root / m))]
     return args

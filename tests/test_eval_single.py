@@ -31,7 +31,7 @@ class RuleModel:
 
 @pytest.fixture(scope="module")
 def encoders():
-    return {MODALITY: get_registry().get(MODALITY).build_encoder(None)}
+    return {MODALITY: get_registry().build_encoder(MODALITY)}
 
 
 def test_classification_rank_and_generate(encoders):
@@ -91,7 +91,7 @@ def saved(tmp_path_factory):
     llm.model.save_pretrained(root / "llm")
     llm.tokenizer.save_pretrained(root / "llm")
     p = projector("qformer", MODALITY, llm,
-                  feature_dim=get_registry().get(MODALITY).feature_dim)
+                  feature_dim=get_registry().encoder(MODALITY).feature_dim)
     p.config.llm_id = str(root / "llm")
     return save_projector(p, root / MODALITY)
 

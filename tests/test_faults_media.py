@@ -19,7 +19,7 @@ OTHER = {"image": "audio", "video": "image", "audio": "3d", "3d": "image"}
 def test_bad_files_are_caught_and_named(name: str, tmp_path: Path) -> None:
     registry = get_registry()
     modality, other = registry.get(name), registry.get(OTHER[name])
-    encoder = modality.build_encoder(None)
+    encoder = registry.build_encoder(name)
     cases = all_cases(modality, other, tmp_path)
     planted = [c for c in cases if c.bad]
     caught, wrongly_rejected, missed = [], [], []

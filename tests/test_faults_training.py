@@ -96,12 +96,13 @@ def test_a_plugin_that_raises_in_preprocess_fails_only_its_own_items(tmp_path: P
 
     registry = get_registry()
     audio = registry.get("audio")
-    broken = dataclasses.replace(audio, preprocess=lambda raw, train: 1 / 0)
+    broken = registry.build_encoder("audio")
+    broken.spec = dataclasses.replace(broken.spec, preprocess=lambda raw, train: 1 / 0)
     path = audio.write(audio.synthesize(1).raw, tmp_path / "clip")
     with pytest.raises(MediaError) as info:
-        featurize_file(broken, audio.build_encoder(None), path)
+        featurize_file(audio, broken, path)
     assert path.name in str(info.value) and "ZeroDivisionError" in str(info.value)
     assert "audio preprocessing failed" in str(info.value)
     image = registry.get("image")  # other modalities are untouched
     image_path = image.write(image.synthesize(1).raw, tmp_path / "picture")
-    assert featurize_file(image, image.build_encoder(None), image_path).isfinite().all()
+    assert featurize_file(image, registry.build_encoder("image"), image_path).isfinite().all()

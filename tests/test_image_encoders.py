@@ -9,10 +9,8 @@ import pytest
 import torch
 import transformers as T
 from safetensors.torch import load_file
-from xalign_plugin_image.encoders import build_encoder
-from xalign_plugin_image.encoders.hf import VisionTower
-from xalign_plugin_image.encoders.tiny import build_tiny_backbone
-from xalign_plugin_image.preprocess import CLIP_MEAN, CLIP_STD
+from xalign_plugin_image.encoders.hf import build_hf_encoder, build_tower
+from xalign_plugin_image.encoders.tiny import build_tiny_backbone, build_tiny_encoder
 
 from xalign.encoders import FrozenEncoder
 from xalign.encoders.tiny import salient_pool
@@ -59,14 +57,14 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, int
     return out
 
 
-def _images(n: int = 2) -> torch.Tensor:
-    return torch.randn(n, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+def _images(n: int = 2, size: int = 224) -> torch.Tensor:
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(0))
 
 
 # -- tiny ----------------------------------------------------------------------------------
 def test_tiny_is_seeded_frozen_and_small() -> None:
-    encoder = build_encoder(None)
-    again = build_encoder("tiny")
+    encoder = build_tiny_encoder()
+    again = build_tiny_encoder()
     assert isinstance(encoder, FrozenEncoder) and encoder.feature_dim == 256
     for (name, a), b in zip(encoder.state_dict().items(), again.state_dict().values(),
                             strict=True):
@@ -95,7 +93,7 @@ def test_tiny_encoder_returns_the_salient_pool_of_the_patch_tokens() -> None:
     x = _images(2)
     with torch.no_grad():
         tokens = build_tiny_backbone(pool=False).eval()(x)
-        pooled = build_encoder(None)(x)
+        pooled = build_tiny_encoder()(x)
     torch.testing.assert_close(pooled, salient_pool(tokens))
 
 
@@ -103,12 +101,12 @@ def test_tiny_encoder_returns_the_salient_pool_of_the_patch_tokens() -> None:
 @pytest.mark.parametrize("name", list(_checkpoints()))
 def test_hf_towers_load_by_path(saved: dict, name: str) -> None:
     path, tokens = saved[name]
-    encoder = build_encoder(str(path))
+    encoder = build_hf_encoder(str(path))
     assert isinstance(encoder, FrozenEncoder) and encoder.feature_dim == 32
     assert not any(p.requires_grad for p in encoder.parameters())
     encoder.train()
     assert not encoder.backbone.model.training
-    out = encoder(_images())
+    out = encoder(_images(size=32))
     assert out.shape == (2, tokens, 32) and torch.isfinite(out).all()
     # the tower carries the checkpoint's weights, not a fresh random init
     weights = load_file(path / "model.safetensors")
@@ -117,30 +115,20 @@ def test_hf_towers_load_by_path(saved: dict, name: str) -> None:
         encoder.backbone.model.embeddings.patch_embedding.weight, weights[key].float())
 
 
-def test_hf_output_is_last_hidden_state_of_adapted_input(saved: dict) -> None:
+def test_hf_output_is_last_hidden_state_of_the_processor_output(saved: dict) -> None:
+    """The tower reads its own processor's pixels as they are (no re-normalising, no resize)."""
     path, _ = saved["siglip_vision"]
-    encoder = build_encoder(str(path))
+    encoder = build_hf_encoder(str(path))
     reference = T.SiglipVisionModel.from_pretrained(path).eval()
-    x = _images()
-    pixels = x * torch.tensor(CLIP_STD).view(1, 3, 1, 1) + torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    siglip_input = torch.nn.functional.interpolate(
-        (pixels - 0.5) / 0.5, size=(32, 32), mode="bicubic", align_corners=False, antialias=True)
+    x = _images(size=32)
     with torch.no_grad():
-        expected = reference(pixel_values=siglip_input).last_hidden_state
-    torch.testing.assert_close(encoder(x), expected, atol=1e-4, rtol=1e-4)
+        expected = reference(pixel_values=x).last_hidden_state
+    torch.testing.assert_close(encoder(x), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_preprocessor_config_sets_normalisation(saved: dict, tmp_path: Path) -> None:
-    clip = build_encoder(str(saved["clip_vision"][0])).backbone
-    assert isinstance(clip, VisionTower)
-    torch.testing.assert_close(clip.scale.flatten(), torch.ones(3))  # CLIP input kept as is
-    torch.testing.assert_close(clip.shift.flatten(), torch.zeros(3))
-    custom = tmp_path / "custom"
-    T.CLIPVisionModel(T.CLIPVisionConfig(**VISION)).save_pretrained(custom)
-    (custom / "preprocessor_config.json").write_text(
-        json.dumps({"image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25]}))
-    tower = build_encoder(str(custom)).backbone
-    torch.testing.assert_close(tower.scale.flatten(), torch.tensor(CLIP_STD) / 0.25)
+def test_a_tower_of_another_input_size_is_refused(saved: dict) -> None:
+    with pytest.raises(CheckpointError, match="a 32-px tower; encoder 'siglip-base' feeds 224-px"):
+        build_tower("siglip-base", str(saved["siglip_vision"][0]))
 
 
 def test_sharded_full_checkpoint_reads_vision_shards(tmp_path: Path) -> None:
@@ -150,7 +138,7 @@ def test_sharded_full_checkpoint_reads_vision_shards(tmp_path: Path) -> None:
     model.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
     index = json.loads((tmp_path / "sharded" / "model.safetensors.index.json").read_text())
     assert len(set(index["weight_map"].values())) > 2
-    encoder = build_encoder(str(tmp_path / "sharded"))
+    encoder = build_hf_encoder(str(tmp_path / "sharded"))
     torch.testing.assert_close(encoder.backbone.model.post_layernorm.weight,
                                model.vision_model.post_layernorm.weight)
 
@@ -166,7 +154,7 @@ def test_full_checkpoint_without_tower_weights_is_refused(saved: dict, tmp_path:
     save_file({k: v for k, v in weights.items() if "post_layernorm" not in k},
               broken / "model.safetensors")
     with pytest.raises(CheckpointError, match="post_layernorm"):
-        build_encoder(str(broken))
+        build_hf_encoder(str(broken))
 
 
 def test_unknown_model_type_lists_choices_and_runs_no_remote_code(tmp_path: Path) -> None:
@@ -176,14 +164,14 @@ def test_unknown_model_type_lists_choices_and_runs_no_remote_code(tmp_path: Path
         {"model_type": "my_vit", "auto_map": {"AutoModel": "modeling_evil.Evil"}}))
     (custom / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
     with pytest.raises(UnknownNameError, match="clip_vision_model"):
-        build_encoder(str(custom))
+        build_hf_encoder(str(custom))
 
 
 def test_missing_sources_are_checkpoint_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(CheckpointError, match=r"config\.json"):
-        build_encoder(str(empty))
+        build_hf_encoder(str(empty))
     # not a directory here and the hub is offline in tests: a clear error, no hang
     with pytest.raises(CheckpointError):
-        build_encoder("no-such-org/no-such-vision-model")
+        build_hf_encoder("no-such-org/no-such-vision-model")

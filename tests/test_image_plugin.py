@@ -21,12 +21,12 @@ def test_modality_fields_match_the_contract(tmp_path: Path) -> None:
     modality = plugin.MODALITY
     assert modality.name == "image" and modality.cue == " image: " and modality.frames == 1
     assert {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"} == set(modality.extensions)
-    assert modality.encoders[0] == "tiny"
-    encoder = modality.build_encoder(None)
-    assert encoder.feature_dim == modality.feature_dim
+    assert modality.encoder == plugin.TINY.id == "tiny"
+    encoder = plugin.TINY.instantiate()
+    assert encoder.feature_dim == plugin.TINY.feature_dim == 256
     sample = modality.synthesize(0)
     assert set(sample.attributes) == set(modality.attributes)
     path = modality.write(sample.raw, tmp_path / "item")
     assert modality.accepts(path)
     features = featurize_file(modality, encoder, path)
-    assert features.shape == (1, 1, modality.feature_dim)
+    assert features.shape == (1, 1, 256)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 import transformers as tf
-from xalign_plugin_image.encoders import build_encoder
+from xalign_plugin_image.encoders.hf import build_hf_encoder
 
 
 def test_instructblip_tower_returns_features_before_post_layernorm(tmp_path: Path) -> None:
@@ -15,12 +15,9 @@ def test_instructblip_tower_returns_features_before_post_layernorm(tmp_path: Pat
                                          image_size=32, patch_size=8)
     model = tf.InstructBlipVisionModel(config).eval()
     model.save_pretrained(tmp_path)
-    encoder = build_encoder(str(tmp_path))
-    images = torch.randn(1, 3, 224, 224)
+    encoder = build_hf_encoder(str(tmp_path))
+    images = torch.randn(1, 3, 32, 32)  # the tower's processor output
     features = encoder(images)
-    tower = encoder.backbone
-    resized = torch.nn.functional.interpolate(images * tower.scale + tower.shift, size=(32, 32),
-                                              mode="bicubic", align_corners=False, antialias=True)
-    reference = model(pixel_values=resized).last_hidden_state
+    reference = model(pixel_values=images).last_hidden_state
     assert not torch.allclose(features, reference)
     torch.testing.assert_close(model.post_layernorm(features), reference, atol=1e-5, rtol=1e-5)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy import ndimage
-from xalign_plugin_image import build_encoder, load, preprocess, synthesize, write
+from xalign_plugin_image import build_tiny_encoder, load, synthesize, write
 from xalign_plugin_image.encoders.tiny import build_tiny_backbone
+from xalign_plugin_image.preprocess import preprocess
 from xalign_plugin_image.synthetic import ATTRIBUTES, COLOURS
 
 from xalign.encoders.tiny import salient_pool
@@ -111,7 +112,7 @@ def ridge_cv(features: torch.Tensor, targets: torch.Tensor, groups: torch.Tensor
 def encode_all(inputs: torch.Tensor, batch: int = 50) -> torch.Tensor:
     """Tiny-encoder features of many inputs, in batches, on one thread (faster on a busy
     shared CPU than two threads spinning)."""
-    encoder, threads = build_encoder(None), torch.get_num_threads()
+    encoder, threads = build_tiny_encoder(), torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return torch.cat([encoder(inputs[i:i + batch]) for i in range(0, len(inputs), batch)])

@@ -1,24 +1,57 @@
-"""Projectors trained on a plugin's built-in encoder get that encoder back at load time."""
+"""Projectors get back the encoder they were trained on, by its recorded id; ids recorded by
+earlier releases map onto the registered encoders (the old-id map)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import torch
 
 from xalign.errors import CheckpointError, UnknownNameError
-from xalign.model import build_encoders
-from xalign.projectors import ProjectorConfig, build_projector
-from xalign.registry import get_modality
+from xalign.pipeline import build_encoders
+from xalign.projectors import ProjectorConfig, build_projector, load_projector
+from xalign.registry import get_registry
+
+OLD = Path(__file__).parent / "data" / "projectors_v0"
+# ids the built-in tiny encoders recorded before encoders were registered components
+OLD_IDS = {"image": "xalign-image-tiny-2", "video": "xalign-video-tiny-2",
+           "audio": "xalign-audio-tiny-3", "3d": "xalign-3d-tiny-3"}
 
 
 @pytest.mark.parametrize("name", ["image", "video", "audio", "3d"])
-def test_builtin_encoder_id_resolves_to_the_builtin_encoder(name: str) -> None:
-    modality = get_modality(name)
-    recorded = modality.build_encoder(None).encoder_id  # what a training run writes
-    for encoder_id in ("tiny", recorded):
-        config = ProjectorConfig(kind="linear", modality=name, feature_dim=modality.feature_dim,
+def test_recorded_ids_resolve_to_the_tiny_encoder(name: str) -> None:
+    registry = get_registry()
+    tiny = registry.encoder(name, "tiny")
+    for encoder_id in ("tiny", OLD_IDS[name]):
+        config = ProjectorConfig(kind="linear", modality=name, feature_dim=tiny.feature_dim,
                                  llm_dim=8, num_tokens=1, encoder_id=encoder_id)
         encoders = build_encoders({name: build_projector(config)})
-        assert encoders[name].encoder_id == recorded
+        assert encoders[name].spec is tiny and encoders[name].encoder_id == "tiny"
+
+
+@pytest.mark.parametrize(("name", "kind"), [("audio", "linear"), ("3d", "mlp")])
+def test_a_projector_saved_by_the_previous_release_loads(name: str, kind: str) -> None:
+    """tests/data/projectors_v0 was written by the code before this redesign (git 652bcfb)."""
+    projector = load_projector(OLD / name, llm_dim=64)
+    assert projector.config.kind == kind and projector.config.encoder_id == OLD_IDS[name]
+    saved = torch.load(OLD / f"{name}_io.pt")
+    with torch.no_grad():
+        assert torch.equal(projector(saved["input"], None, None), saved["output"])
+    encoder = build_encoders({name: projector})[name]
+    assert encoder.spec.key == f"{name}/tiny" and encoder.feature_dim == 256
+
+
+def test_older_pretrained_ids_carry_their_weights() -> None:
+    """Earlier releases recorded pretrained encoders as ``family:source``."""
+    registry = get_registry()
+    assert registry.resolve("audio", "beats:/ckpt/BEATs_iter3.pt") == (
+        registry.encoder("audio", "beats"), "/ckpt/BEATs_iter3.pt")
+    assert registry.resolve("audio", "audio-spectrogram-transformer:MIT/ast")[0].id == "ast"
+    assert registry.resolve("3d", "ulip2-pointbert:/ckpt/u.pt")[0].id == "ulip2-pointbert"
+    # image encoders recorded their hub id
+    assert registry.resolve("image", "Salesforce/instructblip-vicuna-7b") == (
+        registry.encoder("image", "eva-clip-g"), None)
 
 
 def test_feature_width_mismatch_is_reported() -> None:
@@ -31,9 +64,8 @@ def test_feature_width_mismatch_is_reported() -> None:
 @pytest.mark.parametrize(("name", "old_id"), [("audio", "xalign-audio-tiny-2"),
                                               ("3d", "xalign-3d-tiny-2")])
 def test_a_projector_trained_on_an_older_tiny_layout_is_refused(name: str, old_id: str) -> None:
-    """Audio and 3D tiny encoders gained a token (layout -3): old projectors must not load."""
-    modality = get_modality(name)
-    config = ProjectorConfig(kind="linear", modality=name, feature_dim=modality.feature_dim,
+    """Audio and 3D tiny encoders gained a token (layout -3): older projectors must not load."""
+    config = ProjectorConfig(kind="linear", modality=name, feature_dim=256,
                              llm_dim=8, num_tokens=1, encoder_id=old_id)
     with pytest.raises(UnknownNameError, match=f"{old_id}.*{name}-tiny-3"):
         build_encoders({name: build_projector(config)})

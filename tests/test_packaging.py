@@ -20,7 +20,7 @@ FIRST_PARTY = ("image", "video", "audio", "3d")
 def plugins_json(python: Path | str, env: dict[str, str] | None = None) -> dict[str, dict]:
     out = subprocess.run([str(python), "-m", "xalign", "plugins", "--json"], capture_output=True,
                          text=True, check=True, env={**os.environ, **(env or {})})
-    return {row["name"]: row for row in json.loads(out.stdout)}
+    return {row["name"]: row for row in json.loads(out.stdout)["modalities"]}
 
 
 def test_first_party_plugins_are_installed_and_ok() -> None:

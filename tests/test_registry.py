@@ -31,8 +31,10 @@ def test_broken_plugins_never_stop_the_good_one() -> None:
     assert "register_modality" in registry.plugins["typo"].error
     # the good plugin works end to end
     toy = registry.get("toy")
-    features = toy.build_encoder(None)(toy.preprocess(toy.synthesize(3).raw, False))
+    encoder = registry.build_encoder("toy")
+    features = encoder(encoder.spec.preprocess(toy.synthesize(3).raw, False))
     assert features.shape == (1, 2, 4)
+    assert registry.plugins["toy"].encoders == ["toy/tiny"]
 
 
 def test_strict_mode_reraises() -> None:
@@ -83,3 +85,45 @@ def test_modality_validation_lists_problems() -> None:
     with pytest.raises(ValueError, match="cue must be") as info:
         Modality(**{**TOY.__dict__, "cue": "", "extensions": ("wav",)})
     assert "extensions" in str(info.value)
+
+
+def test_broken_encoder_registration_breaks_only_its_plugin() -> None:
+    registry = Registry().discover([ep("toy", "good"), ep("bad_encoder", "broken_encoder")])
+    info = registry.plugins["bad_encoder"]
+    assert info.status == "broken" and "expects an Encoder" in info.error
+    # nothing of the broken plugin is kept, not even its valid modality
+    assert registry.names() == ["toy"] and "bad_encoder" not in registry.encoders
+
+
+def test_unknown_encoder_id_suggests_closest() -> None:
+    registry = Registry().discover([ep("toy", "good")])
+    with pytest.raises(UnknownNameError, match="did you mean 'tiny'") as info:
+        registry.encoder("toy", "tinny")
+    assert "choices: tiny, toy-v0" in str(info.value)
+
+
+def test_encoder_refs_resolve_ids_aliases_and_sources() -> None:
+    registry = Registry().discover([ep("toy", "good")])
+    assert registry.resolve("toy") == (registry.encoders["toy"]["tiny"], None)
+    assert registry.resolve("toy", "toy-v0")[0].id == "tiny"  # an older release's id
+    assert registry.resolve("toy", "tiny@/weights/x")[1] == "/weights/x"
+    built = registry.build_encoder("toy", "toy-v0")
+    assert built.encoder_id == "tiny" and built.spec is registry.encoders["toy"]["tiny"]
+
+
+def test_duplicate_encoder_id_is_rejected() -> None:
+    from tests.fixture_plugins import good
+
+    registry = Registry().discover([ep("toy", "good")])
+
+    class Again:
+        register_encoders = staticmethod(good.register_encoders)
+
+    info = registry.add_plugin(Again(), "toy_again")
+    assert info.status == "broken" and "'toy/tiny' is already taken (plugin 'toy')" in info.error
+
+
+def test_unknown_projector_kind_suggests_closest() -> None:
+    registry = Registry().discover([])
+    with pytest.raises(UnknownNameError, match="did you mean 'qformer'"):
+        registry.projector_class("qformr")

@@ -20,7 +20,7 @@ def test_scaffolded_plugin_installs_and_is_discovered(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     listing = subprocess.run([python, "-m", "xalign", "plugins", "--json"],
                              capture_output=True, text=True, check=True)
-    rows = {row["name"]: row for row in json.loads(listing.stdout)}
+    rows = {row["name"]: row for row in json.loads(listing.stdout)["modalities"]}
     assert rows["eeg"]["status"] == "ok", rows["eeg"]
     assert rows["eeg"]["distribution"] == "xalign-plugin-eeg"
     tests = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from xalign_plugin_image.plugin import MODALITY as IMAGE
+from xalign_plugin_image.plugin import TINY as IMAGE_TINY
+from xalign_plugin_image.towers import TOWERS
 from xalign_plugin_video import plugin
 from xalign_plugin_video.sampling import FRAMES_ENV
 
@@ -26,21 +27,22 @@ def test_modality_fields_and_featurize(tmp_path: Path) -> None:
     modality = plugin.make_modality()
     assert modality.name == "video" and modality.cue == " video: " and modality.frames == 5
     assert set(modality.extensions) == {".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif"}
-    assert modality.feature_dim == IMAGE.feature_dim
+    tiny = plugin.encoders()[0]
+    assert (tiny.id, tiny.feature_dim) == ("tiny", IMAGE_TINY.feature_dim)
     sample = modality.synthesize(0)
     assert set(sample.attributes) == set(modality.attributes)
     path = modality.write(sample.raw, tmp_path / "clip")
-    encoder = modality.build_encoder(None)
-    features = featurize_file(modality, encoder, path)
-    assert features.shape == (5, 2, modality.feature_dim)
+    features = featurize_file(modality, tiny.instantiate(), path)
+    assert features.shape == (5, 2, 256)
 
 
 def test_default_encoder_is_the_image_tiny_encoder_plus_motion() -> None:
-    video, image = plugin.make_modality().build_encoder(None), IMAGE.build_encoder(None)
+    tiny = plugin.encoders()[0]
+    video, image = tiny.instantiate(), IMAGE_TINY.instantiate()
     for (name, a), b in zip(video.state_dict().items(), image.state_dict().values(),
                             strict=True):
         assert torch.equal(a, b), name
-    clip = plugin.make_modality().preprocess(plugin.make_modality().synthesize(3).raw, False)
+    clip = tiny.preprocess(plugin.make_modality().synthesize(3).raw, False)
     with torch.no_grad():
         per_frame, features = image(clip), video(clip)
     assert torch.equal(features[:, :1], per_frame)  # each frame: the image encoder's token
@@ -48,13 +50,20 @@ def test_default_encoder_is_the_image_tiny_encoder_plus_motion() -> None:
     assert all(torch.equal(frame[1:], motion) for frame in features)
 
 
-def test_other_sources_go_to_the_image_plugins_towers() -> None:
+def test_every_image_tower_is_a_video_encoder_with_its_transform() -> None:
+    ids = [e.id for e in plugin.encoders()]
+    assert ids[0] == "tiny" and set(ids[1:]) == set(TOWERS)
+    clip = plugin.make_modality().synthesize(3).raw
+    siglip = next(e for e in plugin.encoders() if e.id == "siglip-base")
+    frames = siglip.preprocess(clip, False)
+    assert frames.shape == (5, 3, 224, 224)
+    assert frames.min() >= -1.0 and frames.max() <= 1.0  # SigLIP's [-1, 1], not CLIP's norm
     with pytest.raises(CheckpointError, match="'/nonexistent/tower' is neither a local directory"):
-        plugin.make_modality().build_encoder("/nonexistent/tower")
+        siglip.instantiate("/nonexistent/tower")
 
 
 def test_frames_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FRAMES_ENV, "4")  # the 13b model's setting
     modality = plugin.make_modality()
     assert modality.frames == 4
-    assert modality.preprocess(modality.synthesize(0).raw, False).shape[0] == 4
+    assert plugin.encoders()[0].preprocess(modality.synthesize(0).raw, False).shape[0] == 4

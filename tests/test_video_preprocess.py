@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from xalign_plugin_image import preprocess as preprocess_image
-from xalign_plugin_video import preprocess, set_num_frames
+from xalign_plugin_image.preprocess import preprocess as preprocess_image
+from xalign_plugin_video import set_num_frames
+from xalign_plugin_video.preprocess import preprocess
 
 
 def _clip(count: int = 16, side: int = 48) -> np.ndarray:

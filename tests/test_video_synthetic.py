@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from xalign_plugin_video import load, preprocess, synthesize, write
+from xalign_plugin_video import load, synthesize, write
+from xalign_plugin_video.preprocess import preprocess
 from xalign_plugin_video.sampling import frame_indices
 from xalign_plugin_video.synthetic import ATTRIBUTES, COLOURS, SIDE, SPEED_RANGES
 

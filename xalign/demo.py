@@ -34,7 +34,7 @@ def show_features() -> None:
             modality = registry.get(name)
             sample = modality.synthesize(0)
             path = modality.write(sample.raw, Path(tmp) / f"{name}-sample")
-            encoder = modality.build_encoder(None)
+            encoder = registry.build_encoder(name)
             featurize_file(modality, encoder, path)  # warm-up
             start = time.perf_counter()
             features = featurize_file(modality, encoder, path)

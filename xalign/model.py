@@ -1,10 +1,12 @@
 """XAlignModel: a frozen LLM plus one projector per modality (loss, generation, ranking).
 
 Features arrive precomputed (``MediaFeatures``: ``[F, T, d_enc]`` per item, maybe from
-a feature cache); encoders are not part of the forward pass (``build_encoders``
-makes them for the CLI and the data tools). Items of one modality are projected
-in one batched call: the ``F`` frames of an item become ``F`` rows whose ``K``
-tokens are concatenated into ``F·K`` tokens, then the composer places them.
+a feature cache); encoders are not part of the forward pass (:mod:`xalign.pipeline`
+builds them, with the model, for the CLI and the data tools). The model holds everything
+it needs (projectors, cues, LLM) and never looks anything up in the plugin registry.
+Items of one modality are projected in one batched call: the ``F`` frames of an item
+become ``F`` rows whose ``K`` tokens are concatenated into ``F·K`` tokens, then the
+composer places them.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class XAlignModel(nn.Module):
     """Frozen LLM + projectors. Only projector (and LoRA) parameters train."""
 
     def __init__(self, llm: LoadedLLM, projectors: Mapping[str, Projector], *,
+                 cues: Mapping[str, str] | None = None,
                  use_cue: bool = True, use_chat_template: bool = True,
                  system_prompt: str | None = None) -> None:
         super().__init__()
@@ -62,13 +65,16 @@ class XAlignModel(nn.Module):
         self.projectors = nn.ModuleDict(dict(projectors))
         for name, projector in self.projectors.items():
             check_projector(projector, llm, source=f"projector {name!r}")
+            bind_vocab_heads(projector, llm)
         if llm.tokenizer.pad_token is None and llm.tokenizer.eos_token is not None:
             llm.tokenizer.pad_token = llm.tokenizer.eos_token
         if system_prompt is None:
             system_prompt = recorded_system_prompt(self.projectors.values())
         self.composer = Composer(llm.tokenizer, use_cue=use_cue,
                                  use_chat_template=use_chat_template, system_prompt=system_prompt)
-        self._cues: dict[str, str] = {}
+        # the cue a projector recorded wins; ``cues`` (the plugins', from the pipeline) fills in
+        self._cues = {name: p.config.cue or (cues or {}).get(name) or f" {name}: "
+                      for name, p in self.projectors.items()}
         self._qformer_tokenizers: dict[str, Any] = {}
         base = llm.model.get_base_model() if hasattr(llm.model, "get_base_model") else llm.model
         self._keep_logits = "logits_to_keep" in inspect.signature(base.forward).parameters
@@ -125,16 +131,7 @@ class XAlignModel(nn.Module):
 
     def cue(self, modality: str) -> str:
         """The text cue before an input: the projector's, else the plugin's, else " m: "."""
-        if modality not in self._cues:
-            cue = self.projector_for(modality).config.cue
-            if not cue:
-                try:
-                    from xalign.registry import get_modality
-
-                    cue = get_modality(modality).cue
-                except XalignError:
-                    cue = f" {modality}: "
-            self._cues[modality] = cue
+        self.projector_for(modality)  # an unknown modality names the loaded ones
         return self._cues[modality]
 
     # -- projection and composition ---------------------------------------------------
@@ -279,6 +276,15 @@ class XAlignModel(nn.Module):
             self.train(was_training)
 
 
+def bind_vocab_heads(projector: Projector, llm: LoadedLLM) -> None:
+    """Give each vocab head (:mod:`xalign.projectors.heads`) the LLM's embedding table."""
+    from xalign.projectors.heads import VocabHead
+
+    for module in projector.modules():
+        if isinstance(module, VocabHead):
+            module.bind(llm.embeddings.weight)
+
+
 def recorded_system_prompt(projectors: Iterable[Projector]) -> str | None:
     """The system prompt the projectors were trained under (they must agree), else ``None``."""
     prompts = {p.config.modality: p.config.system_prompt for p in projectors
@@ -292,6 +298,12 @@ def recorded_system_prompt(projectors: Iterable[Projector]) -> str | None:
 def check_projector(projector: Projector, llm: LoadedLLM, source: str) -> None:
     """A projector must emit this LLM's width and read ids its tokenizer can produce."""
     config = projector.config
+    derived = "+" in (config.llm_id or "") or "+" in llm.llm_id  # e.g. after a text stage
+    if derived and config.llm_id and config.llm_id != llm.llm_id:
+        raise CheckpointError(
+            f"{source} ({config.modality}) was trained on LLM state {config.llm_id!r}, not "
+            f"{llm.llm_id!r}: projectors compose only on the LLM state they were trained on"
+        )
     if config.llm_dim != llm.hidden_size:
         raise CheckpointError(
             f"{source} ({config.modality}) was made for an LLM of width {config.llm_dim} "
@@ -304,22 +316,3 @@ def check_projector(projector: Projector, llm: LoadedLLM, source: str) -> None:
                 f"{source} ({config.modality}) reads LLM token ids below {vocab}, but the "
                 f"tokenizer of {llm.llm_id!r} has {len(llm.tokenizer)} tokens"
             )
-
-
-def build_encoders(projectors: Mapping[str, Projector]) -> dict[str, Any]:
-    """The frozen encoder each projector was trained on, from the registry's plugins."""
-    from xalign.registry import get_modality
-
-    encoders = {}
-    for name, projector in projectors.items():
-        modality = get_modality(projector.config.modality or name)
-        encoder_id = projector.config.encoder_id
-        # plugins accept the id their built-in encoder records (Modality.build_encoder)
-        encoder = modality.build_encoder(encoder_id or None)
-        if encoder.feature_dim != projector.config.feature_dim:
-            raise CheckpointError(
-                f"projector {name!r} expects {projector.config.feature_dim}-d features, the "
-                f"{modality.name} encoder {encoder_id!r} gives {encoder.feature_dim}-d"
-            )
-        encoders[name] = encoder
-    return encoders

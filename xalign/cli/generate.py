@@ -47,18 +47,18 @@ def parse_media_args(args: list[str]) -> list[tuple[str, Path]]:
 
 
 def untrained_projector(modality_name: str, llm: Any, *, seed: int = 0) -> Any:
-    """A freshly initialised projector with the plugin's default settings (for smoke runs)."""
+    """A freshly initialised Q-Former projector for the modality's default encoder (smoke runs)."""
     from xalign.encoders import seeded
     from xalign.projectors import ProjectorConfig, build_projector
-    from xalign.registry import get_modality
+    from xalign.registry import get_registry
 
-    modality = get_modality(modality_name)
-    defaults = modality.projector
+    registry = get_registry()
+    modality = registry.get(modality_name)
+    encoder = registry.encoder(modality.name)
     config = ProjectorConfig(
-        kind=defaults.kind, modality=modality.name, feature_dim=modality.feature_dim,
-        llm_dim=llm.hidden_size, num_tokens=defaults.num_query_tokens, llm_id=llm.llm_id,
-        cue=modality.cue, frames=modality.frames, qformer_prompt=defaults.prompt,
-        instruction_vocab_size=len(llm.tokenizer),
+        kind="qformer", modality=modality.name, feature_dim=encoder.feature_dim,
+        llm_dim=llm.hidden_size, llm_id=llm.llm_id, encoder_id=encoder.id,
+        cue=modality.cue, frames=modality.frames, instruction_vocab_size=len(llm.tokenizer),
     )
     with seeded(seed):
         return build_projector(config).eval()
@@ -79,32 +79,33 @@ def run_generate(
     **overrides: Any,
 ) -> str:
     """Load the LLM and projectors, featurize ``media`` in order, and generate one answer."""
-    from xalign.featurize import featurize_file
     from xalign.generation import get_preset
     from xalign.llm import load_llm
-    from xalign.media import check_file
-    from xalign.model import Example, MediaFeatures, XAlignModel, build_encoders
-    from xalign.projectors import load_projector
-    from xalign.registry import get_modality
+    from xalign.model import Example
+    from xalign.pipeline import build_pipeline, check_inputs
+    from xalign.projectors import load_projector, read_config
 
     get_preset(preset)  # fail on a typo before loading anything
-    modalities = [get_modality(name).name for name, _ in media]
-    for name, path in media:  # a missing or mistyped file fails before the slow loads
-        check_file(path, get_modality(name).extensions)
+    # a missing or mistyped file fails before the slow loads
+    modalities = [m.name for m in check_inputs(media)]
+    covered = {read_config(d).modality for d in projector_dirs or []} | set(untrained or [])
+    for name in modalities:
+        if name not in covered:
+            raise XalignError(f"no projector for modality {name!r}: pass --projector DIR (or "
+                              "--untrained MODALITY for a smoke run)")
     loaded = load_llm(llm, gguf_file=gguf_file)
     projectors: dict[str, Any] = {}
     for directory in projector_dirs or []:
         projector = load_projector(directory, llm_dim=loaded.hidden_size, llm_id=loaded.llm_id)
         projectors[projector.config.modality] = projector
     for name in untrained or []:
-        projectors[get_modality(name).name] = untrained_projector(name, loaded, seed=seed)
-    model = XAlignModel(loaded, projectors, use_cue=use_cue).to(device)
-    needed = {name: model.projector_for(name) for name in modalities}
-    encoders = {name: enc.to(device) for name, enc in build_encoders(needed).items()}
-    items = [
-        MediaFeatures(name, featurize_file(get_modality(name), encoders[name], path))
-        for name, (_, path) in zip(modalities, media, strict=True)
-    ]
+        projectors[name] = untrained_projector(name, loaded, seed=seed)
+    needed = {name: projectors[name] for name in dict.fromkeys(modalities)}
+    pipeline = build_pipeline(needed, loaded, device=device, use_cue=use_cue)
+    pipeline.model.to(device)
+    items = [pipeline.features(name, path) for name, (_, path) in zip(modalities, media,
+                                                                        strict=True)]
+    model = pipeline.model
     return model.generate([Example(items, prompt)], preset=preset, **overrides)[0]
 
 

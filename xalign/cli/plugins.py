@@ -1,81 +1,112 @@
-"""``xalign plugins``: list installed and known plugins; ``xalign plugins new`` scaffolds one."""
+"""``xalign plugins``: list plugins, their modalities, encoders and projector kinds;
+``xalign plugins new`` scaffolds one; ``xalign plugins check`` runs the contract on one.
+
+Listing imports no torch and no transformers: plugins register their heavy parts by
+reference (:func:`xalign.lazy`), so this reads entry points and light metadata only.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from xalign.catalog import load_catalog
-from xalign.registry import get_registry
+from xalign.registry import Registry, get_registry
 
-app = typer.Typer(help="List modality plugins, or scaffold a new one.", invoke_without_command=True)
+app = typer.Typer(help="List plugins, their encoders and projector kinds; scaffold or check one.",
+                  invoke_without_command=True)
 
 
-def plugin_rows() -> list[dict[str, object]]:
-    """One row per installed plugin (ok or broken) and per catalogued plugin not installed."""
-    registry = get_registry()
+def listing(registry: Registry | None = None) -> dict[str, Any]:
+    """What ``xalign plugins --json`` prints: ``modalities``, one row per modality (installed,
+    then catalogued but not installed; a broken plugin is a row under its own name) with its
+    encoders, and ``projectors``, the installed projector kinds."""
+    registry = registry or get_registry()
     catalog = load_catalog()
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     covered: set[str] = set()
     for info in sorted(registry.plugins.values(), key=lambda p: p.name):
-        names = info.modalities or [info.name]
-        for name in names:
+        for name in info.modalities or ([] if info.encoders or info.projectors else [info.name]):
             modality = registry.modalities.get(name)
-            entry = catalog.get(name)
             rows.append({
-                "name": name,
-                "distribution": info.distribution,
-                "version": info.version,
-                "cue": modality.cue if modality else (entry.cue if entry else None),
-                "encoders": list(modality.encoders if modality
-                                 else entry.encoders if entry else ()),
-                "status": info.status,
-                "error": info.error,
+                "name": name, "plugin": info.name, "distribution": info.distribution,
+                "version": info.version, "status": info.status, "error": info.error,
+                "cue": modality.cue if modality else None,
+                "default_encoder": modality.encoder if modality else None,
+                "encoders": _encoders(registry, name),
             })
             covered.add(name)
-            if info.distribution:
-                covered.update(e.name for e in catalog.values()
-                               if e.distribution == info.distribution)
+            covered.update(e.name for e in catalog.values()
+                           if info.distribution and e.distribution == info.distribution)
+    for name in sorted(set(registry.encoders) - covered - set(catalog)):  # encoders, no modality
+        rows.append({"name": name, "plugin": None, "distribution": None, "version": None,
+                     "status": "no plugin registers this modality", "error": None, "cue": None,
+                     "default_encoder": None, "encoders": _encoders(registry, name)})
     for name, entry in sorted(catalog.items()):
         if name not in covered:
             rows.append({
-                "name": name, "distribution": entry.distribution, "version": None,
-                "cue": entry.cue, "encoders": list(entry.encoders), "status": "not installed",
-                "error": f"pip install {entry.distribution}",
+                "name": name, "plugin": None, "distribution": entry.distribution,
+                "version": None, "status": "not installed",
+                "error": f"pip install {entry.distribution}", "cue": entry.cue,
+                "default_encoder": None, "encoders": [{"id": e} for e in entry.encoders],
             })
-    return rows
+    projectors = [{"kind": k.kind, "plugin": k.plugin}
+                  for k in sorted(registry.projectors.values(), key=lambda k: k.kind)]
+    return {"modalities": rows, "projectors": projectors}
+
+
+def _encoders(registry: Registry, modality: str) -> list[dict[str, Any]]:
+    return [{"id": e.id, "family": e.family, "plugin": registry.owner(e.key),
+             "kind": "stand-in" if e.stand_in else "pretrained",
+             "feature_dim": e.feature_dim, "weights": e.weights}
+            for e in registry.encoders_for(modality)]
 
 
 @app.callback()
 def plugins(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """List modality plugins: installed (ok or broken) and known but not installed."""
+    """List plugins (ok or broken), each modality's encoders, and the projector kinds."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = plugin_rows()
+    data = listing()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(data, indent=2))
         return
-    table = Table(title="xalign modality plugins")
-    for column in ("name", "distribution", "version", "cue", "encoders", "status"):
-        table.add_column(column)
+    _print_tables(data)
+
+
+def _print_tables(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     colours = {"ok": "green", "broken": "red", "not installed": "yellow"}
-    for row in rows:
-        status = str(row["status"])
-        shown = f"[{colours[status]}]{status}[/]"
+    table = Table(title="xalign modalities and their encoders (* default)")
+    for column in ("modality", "plugin", "cue", "encoder", "family", "kind", "registered by",
+                   "status"):
+        table.add_column(column)
+    for row in data["modalities"]:
+        status = f"[{colours.get(row['status'], 'red')}]{row['status']}[/]"
         if row["error"]:
-            shown += f"\n{row['error']}"
-        table.add_row(str(row["name"]), str(row["distribution"] or "-"),
-                      str(row["version"] or "-"), repr(row["cue"]),
-                      ", ".join(map(str, row["encoders"])), shown)
-    Console(width=max(shutil.get_terminal_size().columns, 140)).print(table)
+            status += f"\n{row['error']}"
+        plugin = f"{row['distribution'] or '-'} {row['version'] or ''}".strip()
+        encoders = row["encoders"] or [{"id": "-"}]
+        for i, enc in enumerate(encoders):
+            first = i == 0
+            star = "*" if enc["id"] == row["default_encoder"] else ""
+            table.add_row(row["name"] if first else "", plugin if first else "",
+                          repr(row["cue"]) if first and row["cue"] else "", enc["id"] + star,
+                          enc.get("family", ""), enc.get("kind", ""), enc.get("plugin") or "",
+                          status if first else "")
+    console = Console(width=max(shutil.get_terminal_size().columns, 140))
+    console.print(table)
+    kinds = ", ".join(f"{p['kind']} ({p['plugin']})" for p in data["projectors"])
+    console.print(f"projector kinds: {kinds}")
 
 
 @app.command("new")
@@ -87,4 +118,5 @@ def new(
     from xalign.scaffold import scaffold_plugin
 
     root = scaffold_plugin(name, directory)
-    typer.echo(f"created {root}\nnext: pip install -e {root} && xalign plugins")
+    typer.echo(f"created {root}\nnext: pip install -e '{root}[dev]' && xalign plugins check "
+               f"{name}")

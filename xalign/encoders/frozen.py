@@ -1,9 +1,14 @@
-"""The frozen-encoder wrapper every plugin returns from ``build_encoder``."""
+"""The frozen-encoder wrapper every registered encoder's ``build`` returns."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from xalign.encoders.component import Encoder
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -27,6 +32,9 @@ class FrozenEncoder(nn.Module):
         self.backbone = freeze(backbone)
         self.feature_dim = int(feature_dim)
         self.encoder_id = encoder_id
+        # the registered component this network was built from (its preprocess); set by
+        # Encoder.instantiate, None for a network built by hand
+        self.spec: Encoder | None = None
 
     def train(self, mode: bool = True) -> FrozenEncoder:  # noqa: ARG002 - frozen on purpose
         return super().train(False)

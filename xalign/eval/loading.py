@@ -13,7 +13,8 @@ def load_model(projectors: Sequence[str | Path], llm: str | None = None,
                gguf_file: str | None = None, use_cue: bool = True) -> tuple[Any, dict[str, Any]]:
     """``(XAlignModel, encoders)`` for projectors trained apart, on the LLM they were trained
     on (``llm`` overrides it) with the frozen encoders they expect."""
-    from xalign.model import XAlignModel, build_encoders
+    from xalign.model import XAlignModel
+    from xalign.pipeline import build_encoders
     from xalign.projectors import read_config
 
     if not projectors:

@@ -19,7 +19,7 @@ from xalign.data import (
 from xalign.encoders.frozen import FrozenEncoder
 from xalign.errors import XalignError
 from xalign.modality import Modality
-from xalign.registry import get_modality
+from xalign.registry import get_modality, get_registry
 from xalign.train.evaluate import EvalSet, low_chance_attributes
 from xalign.train.recipe import HFData, ManifestData, Recipe, SyntheticData
 
@@ -58,11 +58,9 @@ def build_llm(recipe: Recipe) -> Any:
 
 
 def build_encoder(modality: Modality, recipe: Recipe) -> FrozenEncoder:
-    encoder = modality.build_encoder(recipe.encoder.source)
-    if not isinstance(encoder, FrozenEncoder):
-        raise XalignError(f"plugin for {modality.name!r}: build_encoder returned "
-                          f"{type(encoder).__name__}, expected a FrozenEncoder")
-    return encoder
+    """The registered encoder ``encoder.source`` names (an id, ``id@weights``, or weights an
+    encoder recognises; ``None``: the modality's default)."""
+    return get_registry().build_encoder(modality.name, recipe.encoder.source)
 
 
 def build_projector(recipe: Recipe, modality: Modality, encoder: FrozenEncoder, llm: Any) -> Any:
@@ -76,14 +74,13 @@ def build_projector(recipe: Recipe, modality: Modality, encoder: FrozenEncoder, 
         modality=modality.name,
         feature_dim=encoder.feature_dim,
         llm_dim=llm.hidden_size,
-        num_tokens=spec.num_tokens or modality.projector.num_query_tokens,
+        num_tokens=spec.num_tokens or ProjectorConfig.num_tokens,
         preset=spec.preset,
         encoder_id=encoder.encoder_id,
         llm_id=llm.llm_id,
         cue=modality.cue,
         frames=modality.frames,
-        qformer_prompt=spec.qformer_prompt if spec.qformer_prompt is not None
-        else modality.projector.prompt,
+        qformer_prompt=spec.qformer_prompt,
         instruction_tokenizer=spec.instruction_tokenizer,
         instruction_vocab_size=len(llm.tokenizer) if spec.instruction_tokenizer == "llm"
         else None,

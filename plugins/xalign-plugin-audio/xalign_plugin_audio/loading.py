@@ -18,16 +18,9 @@ import torch
 
 from xalign.errors import MediaError
 from xalign.media import check_file
+from xalign_plugin_audio.formats import AV_TYPES, EXTENSIONS, SOUNDFILE_TYPES
 from xalign_plugin_audio.resample import SAMPLE_RATE, resample, to_mono
 
-# extension -> container names libsndfile reports for it
-SOUNDFILE_TYPES = {".wav": {"WAV", "WAVEX", "RF64"}, ".flac": {"FLAC"}, ".ogg": {"OGG"}}
-# extension -> tokens of the FFmpeg demuxer name (e.g. "mov,mp4,m4a,3gp,3g2,mj2")
-AV_TYPES = {
-    ".mp3": {"mp3"}, ".aac": {"aac"}, ".m4a": {"mp4", "m4a"}, ".mp4": {"mp4"},
-    ".mov": {"mov"}, ".mkv": {"matroska"}, ".webm": {"webm"},
-}
-EXTENSIONS = tuple(SOUNDFILE_TYPES) + tuple(AV_TYPES)
 
 
 def load(path: str | Path) -> torch.Tensor:

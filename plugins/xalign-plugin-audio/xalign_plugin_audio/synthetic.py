@@ -19,15 +19,9 @@ import soundfile as sf
 import torch
 
 from xalign.modality import SyntheticSample
-from xalign_plugin_audio.loading import EXTENSIONS
+from xalign_plugin_audio.formats import ATTRIBUTES, EXTENSIONS
 from xalign_plugin_audio.resample import SAMPLE_RATE
 
-ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "kind": ("tone", "chord", "beeps"),
-    "pitch": ("low", "mid", "high"),
-    "loudness": ("quiet", "loud"),
-    "count": ("one", "two", "three", "four"),
-}
 PITCH_HZ = {"low": (150.0, 300.0), "mid": (500.0, 1000.0), "high": (1800.0, 3600.0)}
 LEVEL_DB = {"quiet": (-36.0, -28.0), "loud": (-12.0, -4.0)}
 IOI_S = (0.35, 1.1)

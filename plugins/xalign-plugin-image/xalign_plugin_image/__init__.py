@@ -1,9 +1,33 @@
-"""xalign image modality: load, preprocess, encode and synthesise still images."""
+"""xalign image modality: load and synthesise still images; tiny and pretrained encoders.
 
-from xalign_plugin_image.encoders import build_encoder
-from xalign_plugin_image.loading import load, to_rgb
-from xalign_plugin_image.preprocess import crop_box, image_to_tensor, preprocess
-from xalign_plugin_image.synthetic import synthesize, write
+Published for other plugins (the video plugin): :func:`preprocess_frames` (the per-frame
+transform of any image encoder id), :func:`build_tower`, :data:`TOWERS` and the tiny
+network (:func:`build_tiny_backbone`, :data:`TINY_DIM`). Names import
+on first access, so registering the plugin stays light.
+"""
 
-__all__ = ["build_encoder", "crop_box", "image_to_tensor", "load", "preprocess", "synthesize",
-           "to_rgb", "write"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load": "xalign_plugin_image.loading",
+    "to_rgb": "xalign_plugin_image.loading",
+    "synthesize": "xalign_plugin_image.synthetic",
+    "write": "xalign_plugin_image.synthetic",
+    "preprocess_frames": "xalign_plugin_image.transforms",
+    "build_tower": "xalign_plugin_image.encoders.hf",
+    "build_tiny_encoder": "xalign_plugin_image.encoders.tiny",
+    "build_tiny_backbone": "xalign_plugin_image.encoders.tiny",
+    "TINY_DIM": "xalign_plugin_image.encoders.tiny",
+    "TOWERS": "xalign_plugin_image.towers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'xalign_plugin_image' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

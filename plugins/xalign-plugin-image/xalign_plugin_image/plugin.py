@@ -1,33 +1,62 @@
-"""Entry point of the image plugin: registers the ``image`` modality."""
+"""Entry point of the image plugin: registers the ``image`` modality and its encoders.
+
+Everything heavy is referenced with :func:`xalign.lazy` and imports on first call, so
+``xalign plugins`` reads this module without torch or transformers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
-from xalign import Modality, ProjectorDefaults, hookimpl
-from xalign_plugin_image.encoders import ENCODERS, TINY_DIM, build_encoder
-from xalign_plugin_image.loading import EXTENSIONS, load
-from xalign_plugin_image.preprocess import preprocess
-from xalign_plugin_image.synthetic import ATTRIBUTES, synthesize, write
+from xalign import Encoder, Modality, hookimpl, lazy
+from xalign_plugin_image.loading import EXTENSIONS
+from xalign_plugin_image.synthetic import ATTRIBUTES
+from xalign_plugin_image.towers import TOWERS
+
+TINY_ALIASES = ("xalign-image-tiny-2",)  # what projectors saved before this layout record
 
 MODALITY = Modality(
     name="image",
     cue=" image: ",
     extensions=EXTENSIONS,
-    load=load,
-    preprocess=preprocess,
-    build_encoder=build_encoder,
-    feature_dim=TINY_DIM,
-    synthesize=synthesize,
-    write=write,
+    load=lazy("xalign_plugin_image.loading:load"),
+    write=lazy("xalign_plugin_image.synthetic:write"),
+    synthesize=lazy("xalign_plugin_image.synthetic:synthesize"),
     attributes=ATTRIBUTES,
-    projector=ProjectorDefaults(kind="qformer", num_query_tokens=32),
     frames=1,
-    encoders=ENCODERS,
-    description="Still images (jpg/png/webp/bmp/gif), 224×224 with CLIP normalisation.",
+    encoder="tiny",
+    description="Still images (jpg/png/webp/bmp/gif); each encoder applies its own transform.",
 )
+
+TINY = Encoder(
+    id="tiny", modality="image", family="tiny",
+    build=lazy("xalign_plugin_image.encoders.tiny:build_tiny_encoder"),
+    preprocess=lazy("xalign_plugin_image.preprocess:preprocess"),
+    feature_dim=256, tokens_per_frame=1, stand_in=True, aliases=TINY_ALIASES,
+    description="seeded random patch transformer, pooled (DESIGN §2 input: 224², CLIP norm)",
+)
+
+
+def tower_encoder(tower_id: str) -> Encoder:
+    """The registered encoder of one pretrained tower of :data:`TOWERS`."""
+    tower = TOWERS[tower_id]
+    return Encoder(
+        id=tower.id, modality="image", family=tower.family,
+        build=partial(lazy("xalign_plugin_image.encoders.hf:build_tower"), tower.id),
+        preprocess=partial(lazy("xalign_plugin_image.transforms:preprocess_for"), tower.id),
+        feature_dim=tower.feature_dim, tokens_per_frame=tower.tokens,
+        weights=tower.weights, description=tower.description,
+    )
 
 
 @hookimpl
 def register_modalities(register: Callable[[Modality], None]) -> None:
     register(MODALITY)
+
+
+@hookimpl
+def register_encoders(register: Callable[[Encoder], None]) -> None:
+    register(TINY)
+    for tower_id in TOWERS:
+        register(tower_encoder(tower_id))

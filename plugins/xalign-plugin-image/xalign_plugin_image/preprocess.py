@@ -1,4 +1,4 @@
-"""Image preprocessing exactly as DESIGN §2: 224×224, random crop at train time, CLIP norm.
+"""The tiny encoder's input exactly as DESIGN §2: 224×224, random crop at train time, CLIP norm.
 
 Evaluation resizes the whole image to 224×224 (bicubic, aspect ratio not
 kept), as the BLIP-2 / InstructBLIP evaluation processor does. Training first
@@ -8,8 +8,9 @@ crop to 224×224. The range is milder than LAVIS's RandomResizedCrop (area down
 to 50%) so that a crop rarely cuts a synthetic object away, and there is no
 horizontal flip, which would swap "left" and "right" in captions.
 
-The video plugin reuses :func:`crop_box` and :func:`image_to_tensor` so that
-all frames of one clip share one crop.
+Pretrained towers use their own processors' transforms (:mod:`.transforms`); other
+plugins call :func:`xalign_plugin_image.transforms.preprocess_frames`, which shares one
+crop across the frames of a clip.
 """
 
 from __future__ import annotations

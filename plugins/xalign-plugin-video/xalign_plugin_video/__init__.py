@@ -1,10 +1,29 @@
-"""xalign video modality: uniformly sampled frames, each processed and encoded as an image."""
+"""xalign video modality: uniformly sampled frames, each processed and encoded as an image.
 
-from xalign_plugin_video.encoders import build_encoder
-from xalign_plugin_video.loading import load, load_video
-from xalign_plugin_video.preprocess import preprocess
-from xalign_plugin_video.sampling import frame_indices, num_frames, set_num_frames
-from xalign_plugin_video.synthetic import synthesize, write
+Names import on first access, so registering the plugin stays light.
+"""
 
-__all__ = ["build_encoder", "frame_indices", "load", "load_video", "num_frames", "preprocess",
-           "set_num_frames", "synthesize", "write"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_tiny_encoder": "xalign_plugin_video.encoders",
+    "frame_indices": "xalign_plugin_video.sampling",
+    "num_frames": "xalign_plugin_video.sampling",
+    "set_num_frames": "xalign_plugin_video.sampling",
+    "load": "xalign_plugin_video.loading",
+    "load_video": "xalign_plugin_video.loading",
+    "preprocess_for": "xalign_plugin_video.preprocess",
+    "synthesize": "xalign_plugin_video.synthetic",
+    "write": "xalign_plugin_video.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'xalign_plugin_video' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

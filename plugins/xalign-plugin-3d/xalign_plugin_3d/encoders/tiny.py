@@ -21,12 +21,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xalign.encoders import FrozenEncoder
+from xalign.encoders.frozen import FrozenEncoder
 from xalign.encoders.tiny import ConcatTokens, build_tiny, seeded
+from xalign.errors import CheckpointError
 
 TINY_DIM = 256
 TINY_SEED = 3_141
-TINY_ID = "xalign-3d-tiny-3"  # -3: pooled cell token and local-geometry token
+TINY_ID = "xalign-3d-tiny-3"  # the id projectors saved before encoders were registered
 GRID = 4
 POINT_HIDDEN, POINT_DIM = 32, 64  # per point: kept small, it runs 8,192 times per item
 NEIGHBOURS = 16  # points per local surface patch
@@ -109,10 +110,12 @@ class LocalGeometry(nn.Module):
         return self.norm(self.lift(histograms))[:, None]
 
 
-def build_tiny_encoder() -> FrozenEncoder:
+def build_tiny_encoder(source: str | None = None) -> FrozenEncoder:
     """The seeded tiny encoder (identical weights on every machine): ``[N, 2, 256]``, the 64
     cell tokens' salient pool (see :func:`xalign.encoders.tiny.salient_pool`) and the
     local-geometry token (:class:`LocalGeometry`)."""
+    if source is not None:
+        raise CheckpointError(f"the tiny 3D encoder is built from a seed, not {source!r}")
     cells = build_tiny(lambda: VoxelTokenizer(TINY_DIM, GRID), TINY_DIM, TINY_SEED,
                        depth=2, heads=4, max_tokens=GRID ** 3, pool=True)
     with seeded(TINY_SEED + 1):

@@ -17,14 +17,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xalign.encoders import FrozenEncoder
+from xalign.encoders.frozen import FrozenEncoder
 from xalign.encoders.tiny import ConcatTokens, build_tiny, salient_pool, seeded
+from xalign.errors import CheckpointError
 from xalign_plugin_audio.preprocess import padding_frames
 
 FEATURE_DIM = 256
 PATCH = 16
 SEED = 16_000
-ENCODER_ID = "xalign-audio-tiny-3"  # -3: pool, flux and onset-count tokens per window
+ENCODER_ID = "xalign-audio-tiny-3"  # the id projectors saved before encoders were registered
 # Onset detection, in normalised fbank units (1 nat of log-mel energy = 0.076):
 MIN_RANGE = 0.3  # 4 nats (17 dB) above the band's floor; steady noise spans ~0.1
 ONSET_LEVEL = 0.7  # an event starts where the envelope rises through 70% of the window's range
@@ -110,10 +111,12 @@ class OnsetCount(nn.Module):
         return self.embedding(count_onsets(fbank).clamp(max=MAX_ONSETS))[:, None]
 
 
-def build_tiny_encoder() -> FrozenEncoder:
+def build_tiny_encoder(source: str | None = None) -> FrozenEncoder:
     """The seeded tiny encoder: ``Tensor[N, 512, 128] -> Tensor[N, 3, 256]`` per window
     (salient pool and flux of the 256 patch tokens, see :class:`PoolWithFlux`, then the
     onset-count token, see :class:`OnsetCount`)."""
+    if source is not None:
+        raise CheckpointError(f"the tiny audio encoder is built from a seed, not {source!r}")
     backbone = build_tiny(FbankPatches, FEATURE_DIM, seed=SEED, depth=2, heads=4, max_tokens=256)
     with seeded(SEED + 1):
         onsets = OnsetCount(FEATURE_DIM)

@@ -10,9 +10,9 @@ tower weight must be found with the right shape, else :class:`CheckpointError`:
 a tower is never silently left at random initialisation. Remote code is never
 run.
 
-The encoder takes the plugin's input (224×224, CLIP normalisation) and adapts
-it to the tower: re-normalised with the tower's own mean/std and resized
-(bicubic) to its ``image_size`` when those differ. It returns
+The input is exactly what the tower's own image processor makes
+(:mod:`xalign_plugin_image.transforms`, one :class:`~.towers.Tower` per registered id). It
+returns
 ``last_hidden_state`` ``[N, T, hidden_size]`` (SigLIP applies its final
 LayerNorm to it; CLIP's does not). BLIP-2 / InstructBLIP towers (EVA-CLIP-g)
 return the features *before* ``post_layernorm``: that norm is LAVIS's
@@ -33,11 +33,10 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 from safetensors import safe_open
 from torch import nn
-from torch.nn import functional as F
 
-from xalign.encoders import FrozenEncoder
+from xalign.encoders.frozen import FrozenEncoder
 from xalign.errors import CheckpointError, UnknownNameError
-from xalign_plugin_image.preprocess import CLIP_MEAN, CLIP_STD
+from xalign_plugin_image.towers import TOWERS
 
 # vision-only model_type -> transformers class
 VISION_CLASSES = {
@@ -56,32 +55,32 @@ COMPOSITES = {
     "instructblipvideo": "instructblipvideo_vision_model",
 }
 PREFIX = "vision_model."
-_SIGLIP_NORM = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 class VisionTower(nn.Module):
-    """Plugin input (CLIP-normalised 224²) -> the tower's input -> ``last_hidden_state``."""
+    """The tower's processor output ``[N, 3, S, S]`` -> ``last_hidden_state``."""
 
-    def __init__(self, model: nn.Module, image_size: int,
-                 mean: tuple[float, ...], std: tuple[float, ...], pre_norm: bool = False) -> None:
+    def __init__(self, model: nn.Module, pre_norm: bool = False) -> None:
         super().__init__()
         self.model = model
         self.pre_norm = pre_norm
-        self.image_size = int(image_size)
-        # x_tower = (x·σ_clip + μ_clip − μ) / σ  =  x·scale + shift
-        scale = torch.tensor(CLIP_STD) / torch.tensor(std)
-        shift = (torch.tensor(CLIP_MEAN) - torch.tensor(mean)) / torch.tensor(std)
-        self.register_buffer("scale", scale.view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("shift", shift.view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        images = images * self.scale + self.shift
-        if images.shape[-2:] != (self.image_size, self.image_size):
-            images = F.interpolate(images, size=(self.image_size, self.image_size),
-                                   mode="bicubic", align_corners=False, antialias=True)
         if self.pre_norm:  # last encoder layer's output, before post_layernorm
             return self.model(pixel_values=images, output_hidden_states=True).hidden_states[-1]
         return self.model(pixel_values=images).last_hidden_state
+
+
+def build_tower(tower_id: str, source: str | None = None) -> FrozenEncoder:
+    """The registered tower ``tower_id``: its default weights, or ``source`` (a local
+    directory or hub id of a checkpoint with the same input size)."""
+    tower = TOWERS[tower_id]
+    encoder = build_hf_encoder(source or tower.weights)
+    size = encoder.backbone.model.config.image_size
+    if size != tower.transform.crop:
+        raise CheckpointError(f"{source}: a {size}-px tower; encoder {tower_id!r} feeds "
+                              f"{tower.transform.crop}-px images (pick the tower id of that size)")
+    return encoder
 
 
 def build_hf_encoder(source: str) -> FrozenEncoder:
@@ -98,10 +97,9 @@ def build_hf_encoder(source: str) -> FrozenEncoder:
             hint=f"read from {source}/config.json; 'tiny' is the built-in encoder",
         )
     model = model.float()
-    mean, std = _normalisation(source, model_type)
     pre_norm = "blip" in str(model.config.model_type)
-    tower = VisionTower(model, model.config.image_size, mean, std, pre_norm=pre_norm)
-    return FrozenEncoder(tower, model.config.hidden_size, encoder_id=str(source))
+    return FrozenEncoder(VisionTower(model, pre_norm=pre_norm), model.config.hidden_size,
+                         encoder_id=str(source))
 
 
 def _tower_from_vision_checkpoint(source: str, model_type: str) -> nn.Module:
@@ -170,16 +168,6 @@ def _read_shard(path: Path, prefix: str) -> dict[str, torch.Tensor]:
             return {k: handle.get_tensor(k) for k in names}
     state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     return {k: v for k, v in state.items() if k.startswith(prefix)}
-
-
-def _normalisation(source: str, model_type: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    processor = _read_json(source, "preprocessor_config.json", required=False) or {}
-    mean, std = processor.get("image_mean"), processor.get("image_std")
-    if mean and std:
-        return tuple(float(v) for v in mean), tuple(float(v) for v in std)
-    if model_type.startswith("siglip"):
-        return _SIGLIP_NORM
-    return CLIP_MEAN, CLIP_STD  # CLIP and EVA-CLIP (BLIP-2 / InstructBLIP) share these
 
 
 def _resolve(source: str, filename: str, required: bool) -> Path | None:

@@ -16,15 +16,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xalign.encoders import FrozenEncoder
+from xalign.encoders.frozen import FrozenEncoder
 from xalign.encoders.tiny import TinyTransformer, build_tiny
+from xalign.errors import CheckpointError
 
 TINY_DIM = 256
 TINY_PATCH = 16
 TINY_DEPTH = 2
 TINY_HEADS = 4
 TINY_SEED = 20240501
-TINY_ID = "xalign-image-tiny-2"  # -2: one pooled token instead of the 196 patch tokens
+TINY_ID = "xalign-image-tiny-2"  # the id projectors saved before encoders were registered
 # weight of the sine-cosine positions against patch content: 1.0 drowns the outline half
 # (shape decodes worse), 0.3 blurs where things are (video motion decodes worse)
 POSITION_SCALE = 0.5
@@ -72,8 +73,10 @@ def build_tiny_backbone(pool: bool = True) -> TinyTransformer:
                       max_tokens=(224 // TINY_PATCH) ** 2, pool=pool)
 
 
-def build_tiny_encoder() -> FrozenEncoder:
+def build_tiny_encoder(source: str | None = None) -> FrozenEncoder:
     """The seeded tiny encoder: ``Tensor[N, 3, 224, 224]`` -> ``Tensor[N, 1, 256]``, the 196
     patch tokens' salient pool (see :func:`xalign.encoders.tiny.salient_pool`)."""
+    if source is not None:
+        raise CheckpointError(f"the tiny image encoder is built from a seed, not {source!r}")
     backbone = build_tiny_backbone()
     return FrozenEncoder(backbone, TINY_DIM, TINY_ID)

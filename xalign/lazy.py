@@ -1,0 +1,53 @@
+"""References to functions and classes that import their module on first use.
+
+A plugin registers its modality and encoders with ``lazy("pkg.module:name")`` instead of
+importing ``pkg.module`` itself, so ``xalign plugins`` reads every plugin without importing
+torch, transformers or a decoder library; the module loads when the function is first called.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def resolve(target: str) -> Any:
+    """The object named ``"package.module:attribute"`` (dots after ':' walk attributes)."""
+    if not _TARGET.match(target):
+        raise ValueError(f"expected 'package.module:name', got {target!r}")
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class LazyCallable:
+    """A callable standing for ``target``; imports it on the first call."""
+
+    __slots__ = ("_function", "target")
+
+    def __init__(self, target: str) -> None:
+        if not _TARGET.match(target):
+            raise ValueError(f"expected 'package.module:name', got {target!r}")
+        self.target = target
+        self._function: Any = None
+
+    def resolve(self) -> Any:
+        if self._function is None:
+            self._function = resolve(self.target)
+        return self._function
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"lazy({self.target!r})"
+
+
+def lazy(target: str) -> LazyCallable:
+    """``lazy("xalign_plugin_audio.loading:load")``: a function imported on first call."""
+    return LazyCallable(target)
