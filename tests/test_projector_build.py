@@ -45,7 +45,7 @@ def test_unknown_kind_lists_choices_and_closest():
         build_projector(config("qformr"))
     message = str(err.value)
     assert "did you mean 'qformer'" in message and "linear, mlp, qformer" in message
-    assert projector_kinds() == ["linear", "mlp", "qformer"]
+    assert projector_kinds() == ["linear", "mlp", "qformer", "resampler"]
 
 
 def test_unknown_preset_and_bad_widths_are_clear():

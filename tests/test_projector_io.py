@@ -86,9 +86,9 @@ def test_missing_directory_and_bad_config(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(data))
     with pytest.raises(CheckpointError, match="unknown projector config key 'colour'"):
         load_projector(tmp_path)
-    resampler = make("mlp").config.to_dict() | {"kind": "resampler"}
+    resampler = make("mlp").config.to_dict() | {"kind": "perceiver"}
     (tmp_path / "config.json").write_text(json.dumps(resampler))
-    with pytest.raises(CheckpointError, match="unknown projector 'resampler'"):
+    with pytest.raises(CheckpointError, match="unknown projector 'perceiver'"):
         load_projector(tmp_path)
 
 

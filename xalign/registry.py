@@ -39,11 +39,6 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "xalign"
 BUILTIN = "xalign"  # the plugin name under which the core's own projector kinds are listed
-BUILTIN_PROJECTORS = {
-    "qformer": "xalign.projectors.qformer:QFormerProjector",
-    "linear": "xalign.projectors.linear:LinearProjector",
-    "mlp": "xalign.projectors.mlp:MLPProjector",
-}
 
 
 @dataclass
@@ -100,11 +95,22 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.modalities: dict[str, Modality] = {}
         self.encoders: dict[str, dict[str, Encoder]] = {}  # modality -> id -> encoder
-        self.projectors: dict[str, ProjectorKind] = {
-            kind: ProjectorKind(kind, target, BUILTIN)
-            for kind, target in BUILTIN_PROJECTORS.items()
-        }
+        self.projectors: dict[str, ProjectorKind] = {}
         self._owner: dict[str, str] = {}  # modality name or encoder key -> plugin name
+        self._add_builtin()
+
+    def _add_builtin(self) -> None:
+        """The core's projector kinds go through the same hook as any plugin's; the core is
+        not listed among the plugins (its kinds name it as their owner)."""
+        import importlib
+
+        builtin = importlib.import_module("xalign.projector_kinds")
+        strict, self.strict = self.strict, True  # a broken core must never pass silently
+        try:
+            self.add_plugin(builtin, PluginInfo(BUILTIN, "xalign", None))
+        finally:
+            self.strict = strict
+        del self.plugins[BUILTIN]
 
     # -- discovery -----------------------------------------------------------------
     def discover(self, entry_points: Iterable[metadata.EntryPoint] | None = None) -> Registry:
