@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
 from rich.console import Console
 
+from xalign.cli._mount import mount
 from xalign.errors import XalignError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -26,22 +26,12 @@ _SUBCOMMANDS = [
 ]
 
 
-def _mount() -> None:
+def _mount_all() -> None:
     for module_name, attr, name in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # sub-command not part of this build
-                continue
-            raise
-        target = getattr(module, attr)
-        if isinstance(target, typer.Typer):
-            app.add_typer(target, name=name)
-        else:
-            app.command(name=name)(target)
+        mount(app, module_name, attr, name)
 
 
-_mount()
+_mount_all()
 
 
 def main() -> None:
