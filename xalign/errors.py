@@ -29,6 +29,21 @@ class MediaError(XalignError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class EnvironmentFault(XalignError):
+    """A system library or decoder that a plugin needs is missing or cannot load.
+
+    A fault of the machine, not of the data: deliberately *not* a :class:`MediaError`,
+    so no data pipeline counts it as a bad file. Raised at plugin use or run start
+    with one line that says the fix (``apt-get install …`` / ``pip install …``).
+    """
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        # one string argument also works, so re-raising by type (DataLoader workers) keeps it
+        self.fix = fix
+        text = " ".join(message.split())
+        super().__init__(f"{text}; fix: {fix}" if fix else text)
+
+
 class UnknownNameError(XalignError, KeyError):
     """A name (modality, projector kind, recipe key…) is not one of the valid choices."""
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from xalign.encoders.frozen import FrozenEncoder
-from xalign.errors import MediaError, UnknownNameError
+from xalign.errors import EnvironmentFault, MediaError, UnknownNameError
 from xalign.featurize import featurize
 from xalign.media import check_file
 from xalign.registry import get_modality
@@ -116,7 +116,7 @@ class FeatureDataset:
             path = Path(media)
             try:
                 raw = modality.load(path)
-            except MediaError:
+            except (MediaError, EnvironmentFault):  # a machine fault is never a bad file
                 raise
             except Exception as exc:  # a plugin loader bug still names the file
                 raise MediaError(path, f"{modality_name} loader failed: "

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from xalign.errors import MediaError, XalignError
+from xalign.errors import EnvironmentFault, MediaError, XalignError
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,15 @@ class SkipReport:
         self.skips.append(Skip(str(item_id), str(path), str(reason)))
 
     def add_error(self, item_id: str, error: MediaError) -> None:
-        """Record a :class:`MediaError` raised while featurising ``item_id``."""
+        """Record a :class:`MediaError` raised while featurising ``item_id``.
+
+        A missing library or decoder is never a bad file: an :class:`EnvironmentFault`,
+        passed here or found in the error's cause chain (a wrapper turned it into a
+        MediaError), is raised instead of counted.
+        """
+        fault = environment_fault(error)
+        if fault is not None:
+            raise fault
         self.add(item_id, error.path, error.reason)
 
     @property
@@ -70,3 +78,15 @@ class SkipReport:
 
     def summary(self) -> str:
         return f"skipped {self.count} of {self.seen} items ({self.fraction:.2%})"
+
+
+def environment_fault(error: BaseException) -> EnvironmentFault | None:
+    """The :class:`EnvironmentFault` that ``error`` is or was caused by, else ``None``."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EnvironmentFault):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -36,6 +36,8 @@ def train_recipe(recipe: Recipe, run_dir: Path | None = None, *, resume: Path | 
             run_dir = resume.parent.parent if (resume / "state.json").is_file() else resume
         else:
             run_dir = _agreed(default_run_dir(recipe))
+    from xalign.media import check_plugin_environment
+    check_plugin_environment(recipe.modality)  # a missing library stops the run before any data
     seed_everything(recipe.seed)  # projector initialisation is identical on every process
     parts = build_components(recipe, llm=llm)
     trainer = Trainer(recipe, parts.model, parts.train_set, Path(run_dir),

@@ -1,11 +1,5 @@
-"""Header checks for PLY and OFF files.
-
-open3d does not report read errors to Python: a PLY cut short in its vertex
-block comes back with the declared number of vertices (the missing ones zero)
-and an OFF cut short comes back without its faces; it only prints a warning.
-Reading the header ourselves gives the declared counts and, for binary PLY, a
-lower bound on the file size, so truncation becomes an error that names the file.
-"""
+"""The PLY header: format, elements and typed properties, which drive
+:mod:`xalign_plugin_3d.plyio`. Malformed headers raise :class:`HeaderError`."""
 
 from __future__ import annotations
 
@@ -25,12 +19,22 @@ class HeaderError(ValueError):
     """The header is malformed or the body is shorter than the header declares."""
 
 
+@dataclass(frozen=True)
+class PlyProperty:
+    name: str
+    type: str  # a key of _SCALAR_BYTES
+    count_type: str | None = None  # set for a list property: the type of its length prefix
+
+
 @dataclass
 class PlyElement:
     name: str
     count: int
-    min_row_bytes: int = 0  # fixed part plus the shortest legal lists
-    properties: list[str] = field(default_factory=list)
+    properties: list[PlyProperty] = field(default_factory=list)
+
+    def min_row_bytes(self) -> int:
+        """Bytes of the fixed part plus each list's length prefix (lists may be empty)."""
+        return sum(_SCALAR_BYTES[p.count_type or p.type] for p in self.properties)
 
 
 @dataclass
@@ -66,8 +70,7 @@ def read_ply_header(path: Path) -> PlyHeader:
         elif words[0] == "element" and len(words) == 3 and words[2].isdigit():
             elements.append(PlyElement(words[1], int(words[2])))
         elif words[0] == "property" and elements:
-            elements[-1].min_row_bytes += _property_min_bytes(words, elements[-1].name)
-            elements[-1].properties.append(words[-1])
+            elements[-1].properties.append(_property(words))
         else:
             raise HeaderError(f"unexpected PLY header line {line!r}")
     if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
@@ -75,49 +78,14 @@ def read_ply_header(path: Path) -> PlyHeader:
     return PlyHeader(fmt, newline + 1, elements)
 
 
-def _property_min_bytes(words: list[str], element: str) -> int:
+def _property(words: list[str]) -> PlyProperty:
     if words[1] == "list" and len(words) == 5:
         count_type, item_type = words[2], words[3]
         if count_type not in _SCALAR_BYTES or item_type not in _SCALAR_BYTES:
             raise HeaderError(f"unknown PLY list type in {' '.join(words)!r}")
-        min_items = 3 if element == "face" else 0  # a polygon has at least 3 corners
-        return _SCALAR_BYTES[count_type] + min_items * _SCALAR_BYTES[item_type]
+        if count_type.startswith(("float", "double")):
+            raise HeaderError(f"PLY list length must be an integer type in {' '.join(words)!r}")
+        return PlyProperty(words[4], item_type, count_type)
     if len(words) == 3 and words[1] in _SCALAR_BYTES:
-        return _SCALAR_BYTES[words[1]]
+        return PlyProperty(words[2], words[1])
     raise HeaderError(f"malformed PLY property {' '.join(words)!r}")
-
-
-def check_ply_body(path: Path, header: PlyHeader) -> None:
-    """Raise :class:`HeaderError` when the body is shorter than the header declares."""
-    size = path.stat().st_size
-    if header.format == "ascii":
-        with open(path, "rb") as fh:
-            fh.seek(header.header_bytes)
-            rows = sum(1 for line in fh if line.strip())
-        declared = sum(e.count for e in header.elements)
-        if rows < declared:
-            raise HeaderError(f"truncated PLY: header declares {declared} rows, file has {rows}")
-        return
-    needed = header.header_bytes + sum(e.count * e.min_row_bytes for e in header.elements)
-    if size < needed:
-        raise HeaderError(
-            f"truncated PLY: header declares at least {needed} bytes, file has {size}"
-        )
-
-
-def read_off_counts(path: Path) -> tuple[int, int] | None:
-    """``(vertices, faces)`` declared by an ASCII OFF header (``None`` for binary OFF)."""
-    with open(path, "rb") as fh:
-        head = fh.read(_MAX_HEADER).decode("ascii", errors="replace")
-    lines = [ln.split("#", 1)[0].strip() for ln in head.splitlines()]
-    lines = [ln for ln in lines if ln]
-    if not lines or not lines[0].split()[0].endswith("OFF"):
-        raise HeaderError("not an OFF file (the first line is not 'OFF')")
-    first = lines[0].split()
-    if len(first) > 1 and first[1].upper() == "BINARY":
-        return None
-    counts = first[1:] if len(first) >= 3 else (lines[1].split() if len(lines) > 1 else [])
-    try:
-        return int(counts[0]), int(counts[1])
-    except (IndexError, ValueError):
-        raise HeaderError("OFF header has no 'vertices faces edges' counts") from None

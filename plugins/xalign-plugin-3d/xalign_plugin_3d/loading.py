@@ -1,11 +1,11 @@
 """``load(path)``: a 3D file -> points ``np.ndarray [N, C]`` (float32, xyz first, C >= 3).
 
 Columns after the third (colour, normals) are kept here and dropped by
-``preprocess``, so a loaded item keeps what the file holds. Meshes and point
-clouds (.ply, .pcd, .obj, .off) go through open3d; NumPy arrays (.npy, .npz:
-key ``points``/``xyz``/``pc``/``coords``, else the first array; Cap3D and ULIP
-files ``<id>_8192.npz`` hold ``arr_0``) and text (.xyz, .txt: one point per
-line, spaces or commas) through NumPy alone. Every failure is a
+``preprocess``, so a loaded item keeps what the file holds. .obj goes through
+open3d; .ply, .off and .pcd (:mod:`.plyio`, :mod:`.offio`, :mod:`.pcdio`), NumPy
+arrays (.npy, .npz: key ``points``/``xyz``/``pc``/``coords``, else the first array;
+Cap3D and ULIP files ``<id>_8192.npz`` hold ``arr_0``) and text (.xyz, .txt: one
+point per line, spaces or commas) through NumPy alone. Every failure is a
 :class:`MediaError` naming the file and the reason.
 """
 
@@ -14,12 +14,14 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+from numpy.lib import format as npformat
 
 from xalign.errors import MediaError
 from xalign.media import check_file
-from xalign_plugin_3d.meshio import read_with_open3d
+from xalign_plugin_3d.meshio import import_open3d, read_mesh_file
 
 EXTENSIONS = (".ply", ".pcd", ".obj", ".off", ".npy", ".npz", ".xyz", ".txt")
 MIN_POINTS = 3
@@ -40,8 +42,14 @@ def load(path: str | Path) -> np.ndarray:
     elif suffix in (".xyz", ".txt"):
         points = _read_text(path)
     else:
-        points = read_with_open3d(path)
+        points = read_mesh_file(path)
     return validate_points(points, path)
+
+
+def check_environment() -> None:
+    """Raise :class:`~xalign.errors.EnvironmentFault` when open3d (a declared dependency,
+    needed for .obj) cannot load, e.g. without the system's libusb-1.0."""
+    import_open3d()
 
 
 def validate_points(points: object, path: str | Path | None = None) -> np.ndarray:
@@ -83,26 +91,73 @@ def _check_content_matches(path: Path, suffix: str) -> None:
         raise MediaError(path, f"binary content in a {suffix} file, which must be text")
 
 
+# a deflated zip member cannot expand more than this (deflate's ceiling is about 1032:1)
+_MAX_DEFLATE_RATIO = 1100
+
+
 def _read_npy(path: Path) -> np.ndarray:
+    with open(path, "rb") as fh:
+        _checked_npy_header(path, fh, path.stat().st_size)
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise MediaError(path, f"not a valid .npy array (truncated or corrupt): {exc}") from exc
+    except Exception as exc:  # numpy's header parser raises many types (TokenError, …)
+        raise MediaError(path, f"not a valid .npy array (truncated or corrupt): "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+
+def _checked_npy_header(path: Path, fh: IO[bytes], size: int, member: str = "") -> None:
+    """Refuse a .npy header that does not parse or declares more data than there is
+    (numpy would allocate the declared array first: a lying header is a memory bomb)."""
+    where = f" (member {member!r})" if member else ""
+    try:
+        version = npformat.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = npformat.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+        start = fh.tell()
+    except Exception as exc:  # ValueError, SyntaxError, tokenize.TokenError, EOFError…
+        raise MediaError(path, f"not a valid .npy array{where}: bad header "
+                               f"({type(exc).__name__}: {exc})") from exc
+    if dtype.hasobject:
+        raise MediaError(path, f"the array{where} holds Python objects, which are not loaded")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > size - start:
+        raise MediaError(path, f"truncated or corrupt .npy{where}: the header declares "
+                               f"{shape} {dtype} ({declared:,} bytes) but "
+                               f"{max(size - start, 0):,} bytes follow it")
 
 
 def _read_npz(path: Path) -> np.ndarray:
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not archive.files:
+        with zipfile.ZipFile(path) as archive:
+            members = {n[:-4]: archive.getinfo(n) for n in archive.namelist()
+                       if n.endswith(".npy")}
+            if not members:
                 raise MediaError(path, ".npz archive holds no arrays")
-            key = next((k for k in NPZ_KEYS if k in archive.files), archive.files[0])
+            key = next((k for k in NPZ_KEYS if k in members), next(iter(members)))
+            wanted = [key] + [c for c in ("R", "G", "B") if c in members and key == "coords"]
+            for name in wanted:
+                info = members[name]
+                if (info.compress_type == zipfile.ZIP_STORED
+                        and info.file_size > info.compress_size) or \
+                        info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1):
+                    raise MediaError(path, f"corrupt .npz: member {info.filename!r} declares "
+                                           f"{info.file_size:,} bytes from "
+                                           f"{info.compress_size:,} stored")
+                with archive.open(info) as fh:
+                    _checked_npy_header(path, fh, info.file_size, member=info.filename)
+        with np.load(path, allow_pickle=False) as archive:
             points = archive[key]
-            rgb = [archive[c] for c in ("R", "G", "B") if c in archive.files]
+            rgb = [archive[c] for c in wanted[1:]]
     except MediaError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise MediaError(path, f"not a valid .npz archive (truncated or corrupt): {exc}") from exc
-    if key == "coords" and len(rgb) == 3 and all(c.shape == points.shape[:1] for c in rgb):
+    except Exception as exc:  # zipfile, zlib and numpy raise many types on corrupt archives
+        raise MediaError(path, f"not a valid .npz archive (truncated or corrupt): "
+                               f"{type(exc).__name__}: {exc}") from exc
+    if len(rgb) == 3 and all(c.shape == points.shape[:1] for c in rgb):
         # point-e style archives store colour as separate R, G, B channels
         points = np.concatenate([points, np.stack(rgb, axis=1)], axis=1)
     return points

@@ -1,8 +1,11 @@
-"""Reading meshes and point clouds through open3d (.ply, .pcd, .obj, .off).
+"""Reading meshes and point clouds: .ply, .off and .pcd in NumPy, .obj through open3d.
 
-open3d is imported lazily: NumPy formats work without it. A mesh (a file with
-faces) is turned into points by uniform sampling of its surface with a fixed
-seed, so the same file always gives the same points.
+PLY, OFF and PCD are read by :mod:`.plyio`, :mod:`.offio` and :mod:`.pcdio`:
+open3d's readers for them crash the process (PLY, OFF) or return made-up or no
+points (PCD) on some corrupt files. open3d is imported lazily: every other format
+works without it. A mesh (a file
+with faces) is turned into points by uniform sampling of its surface with a
+fixed seed, so the same file always gives the same points.
 """
 
 from __future__ import annotations
@@ -13,43 +16,47 @@ from types import ModuleType
 import numpy as np
 
 from xalign.errors import MediaError
-from xalign_plugin_3d.headers import HeaderError, check_ply_body, read_off_counts, read_ply_header
+from xalign.media import import_dependency
+from xalign_plugin_3d.headers import HeaderError
+from xalign_plugin_3d.offio import read_off
+from xalign_plugin_3d.pcdio import read_pcd
+from xalign_plugin_3d.plyio import read_ply
 
 MESH_SAMPLES = 10_000  # points drawn from a mesh surface before farthest point sampling
 MESH_SEED = 0
+SYSTEM_PACKAGES = {"libusb-1.0": "libusb-1.0-0"}  # shared library -> Debian package
 
 
-def import_open3d(path: Path) -> ModuleType:
-    """Import open3d or raise a :class:`MediaError` that says how to fix the environment."""
-    try:
-        import open3d
-    except (ImportError, OSError) as exc:
-        if "libusb" in str(exc):
-            raise MediaError(
-                path,
-                f"open3d (needed for {path.suffix} files) cannot load because the system "
-                "library libusb-1.0.so.0 is missing; install the Debian/Ubuntu package "
-                "libusb-1.0-0 (apt-get install libusb-1.0-0), or convert the file to .npy/.npz",
-            ) from exc
-        raise MediaError(
-            path,
-            f"open3d is needed to read {path.suffix} files but cannot be imported "
-            f"({type(exc).__name__}: {exc}); install it with: pip install open3d-cpu",
-        ) from exc
-    return open3d
+def import_open3d() -> ModuleType:
+    """Import open3d or raise :class:`~xalign.errors.EnvironmentFault` naming the fix.
+
+    A missing ``libusb-1.0.so.0`` (open3d-cpu links it) is a fault of the machine,
+    never of the file, so it is not a :class:`MediaError`.
+    """
+    return import_dependency(
+        "open3d", needed_for=".obj files; the other 3D formats need no open3d",
+        pip="open3d-cpu", system_packages=SYSTEM_PACKAGES)
 
 
-def read_with_open3d(path: Path) -> np.ndarray:
+def read_mesh_file(path: Path) -> np.ndarray:
     """Points ``[N, 3]`` or ``[N, 6]`` (xyz + rgb in [0, 1]) from a mesh or point-cloud file."""
     suffix = path.suffix.lower()
-    declared = _declared_counts(path, suffix)  # (vertices, faces) or None
-    o3d = import_open3d(path)
+    if suffix in (".ply", ".off"):
+        try:
+            vertices, colors, triangles = (read_ply if suffix == ".ply" else read_off)(path)
+        except (HeaderError, ValueError) as exc:
+            raise MediaError(path, str(exc)) from exc
+        return _points_from(path, vertices, colors, triangles)
+    if suffix == ".pcd":
+        try:
+            points, colors = read_pcd(path)
+        except ValueError as exc:
+            raise MediaError(path, str(exc)) from exc
+        return _points_from(path, points, colors, np.zeros((0, 3), dtype=np.int64))
+    o3d = import_open3d()  # first: a broken machine is reported before any file fault
     quiet = o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error)
-    as_cloud = suffix == ".pcd" or (suffix == ".ply" and declared is not None and declared[1] == 0)
     try:
         with quiet:
-            if as_cloud:
-                return _points_of(path, o3d.io.read_point_cloud(str(path)), declared)
             mesh = o3d.io.read_triangle_mesh(str(path))
     except MediaError:
         raise
@@ -57,49 +64,21 @@ def read_with_open3d(path: Path) -> np.ndarray:
         raise MediaError(path, f"cannot parse {suffix} file: {type(exc).__name__}: {exc}") from exc
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     triangles = np.asarray(mesh.triangles, dtype=np.int64)
-    if declared is not None:
-        _check_counts(path, declared, len(vertices), len(triangles))
-    if len(vertices) == 0:
-        raise MediaError(path, f"cannot parse {suffix} file: no vertices were read "
-                               "(corrupt file or not a mesh)")
     colors = np.asarray(mesh.vertex_colors, dtype=np.float64) if mesh.has_vertex_colors() else None
+    return _points_from(path, vertices, colors, triangles)
+
+
+def _points_from(path: Path, vertices: np.ndarray, colors: np.ndarray | None,
+                 triangles: np.ndarray) -> np.ndarray:
+    if len(vertices) == 0:
+        raise MediaError(path, f"cannot parse {path.suffix} file: no points or vertices were "
+                               "read (corrupt file or not a mesh or point cloud)")
     if len(triangles) == 0:  # a vertex-only file is a point cloud
         return _stack(vertices, colors)
     try:
         return sample_surface(vertices, triangles, colors, MESH_SAMPLES, MESH_SEED)
     except ValueError as exc:
         raise MediaError(path, str(exc)) from exc
-
-
-def _declared_counts(path: Path, suffix: str) -> tuple[int, int] | None:
-    try:
-        if suffix == ".ply":
-            header = read_ply_header(path)
-            check_ply_body(path, header)
-            return header.count("vertex"), header.count("face")
-        if suffix == ".off":
-            return read_off_counts(path)
-    except HeaderError as exc:
-        raise MediaError(path, str(exc)) from exc
-    return None
-
-
-def _check_counts(path: Path, declared: tuple[int, int], vertices: int, faces: int) -> None:
-    want_v, want_f = declared
-    if vertices != want_v or faces < want_f:
-        raise MediaError(path, f"truncated or corrupt file: header declares {want_v} vertices "
-                               f"and {want_f} faces, {vertices} and {faces} could be read")
-
-
-def _points_of(path: Path, cloud: object, declared: tuple[int, int] | None) -> np.ndarray:
-    points = np.asarray(cloud.points, dtype=np.float64)
-    if declared is not None and len(points) != declared[0]:
-        _check_counts(path, declared, len(points), 0)
-    if len(points) == 0:
-        raise MediaError(path, f"cannot parse {path.suffix} file: no points were read "
-                               "(corrupt file or wrong format)")
-    colors = np.asarray(cloud.colors, dtype=np.float64) if cloud.has_colors() else None
-    return _stack(points, colors)
 
 
 def _stack(points: np.ndarray, colors: np.ndarray | None) -> np.ndarray:

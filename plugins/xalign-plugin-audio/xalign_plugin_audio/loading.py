@@ -11,16 +11,32 @@ reported instead of being decoded by luck. Every failure is a
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from xalign.errors import MediaError
-from xalign.media import check_file
+from xalign.media import check_file, import_dependency
 from xalign_plugin_audio.formats import AV_TYPES, EXTENSIONS, SOUNDFILE_TYPES
 from xalign_plugin_audio.resample import SAMPLE_RATE, resample, to_mono
 
+
+def _soundfile() -> ModuleType:
+    # soundfile loads libsndfile through cffi: a missing library is an OSError at import
+    return import_dependency("soundfile", needed_for="wav/flac/ogg audio", pip="soundfile",
+                             system_packages={"sndfile": "libsndfile1"})
+
+
+def _av() -> ModuleType:
+    return import_dependency("av", needed_for="mp3/aac/m4a audio and the audio of videos",
+                             pip="av")
+
+
+def check_environment() -> None:
+    """Raise :class:`~xalign.errors.EnvironmentFault` when soundfile or PyAV cannot load."""
+    _soundfile()
+    _av()
 
 
 def load(path: str | Path) -> torch.Tensor:
@@ -31,11 +47,13 @@ def load(path: str | Path) -> torch.Tensor:
     """
     path = check_file(path, EXTENSIONS)
     suffix = path.suffix.lower()
+    # outside the try below: a missing decoder is an EnvironmentFault, never a bad file
+    decoder = _soundfile() if suffix in SOUNDFILE_TYPES else _av()
     try:
         if suffix in SOUNDFILE_TYPES:
-            samples, rate = _read_soundfile(path, suffix)
+            samples, rate = _read_soundfile(decoder, path, suffix)
         else:
-            samples, rate = _read_av(path, suffix)
+            samples, rate = _read_av(decoder, path, suffix)
     except MediaError:
         raise
     except Exception as exc:  # decoder errors come in many types; all mean "cannot decode"
@@ -55,7 +73,7 @@ def waveform_from_samples(samples: np.ndarray, rate: int,
     return torch.from_numpy(resample(mono, rate, SAMPLE_RATE))
 
 
-def _read_soundfile(path: Path, suffix: str) -> tuple[np.ndarray, int]:
+def _read_soundfile(sf: ModuleType, path: Path, suffix: str) -> tuple[np.ndarray, int]:
     with sf.SoundFile(str(path)) as audio:
         if audio.format not in SOUNDFILE_TYPES[suffix]:
             raise MediaError(path, f"content is {audio.format} but the extension is {suffix!r}; "
@@ -68,9 +86,7 @@ def _read_soundfile(path: Path, suffix: str) -> tuple[np.ndarray, int]:
         return samples, audio.samplerate
 
 
-def _read_av(path: Path, suffix: str) -> tuple[np.ndarray, int]:
-    import av  # imported here: only compressed formats need FFmpeg
-
+def _read_av(av: ModuleType, path: Path, suffix: str) -> tuple[np.ndarray, int]:
     with av.open(str(path)) as container:
         demuxer = set(container.format.name.split(","))
         if not demuxer & AV_TYPES[suffix]:

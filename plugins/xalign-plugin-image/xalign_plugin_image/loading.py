@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from xalign.errors import MediaError, XalignError
+from xalign.errors import EnvironmentFault, MediaError, XalignError
 from xalign.media import check_file
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -44,6 +44,19 @@ def max_pixels() -> int:
     return limit
 
 
+def check_environment() -> None:
+    """Raise :class:`EnvironmentFault` when this Pillow build lacks a decoder the plugin
+    promises (JPEG, PNG/zlib, WEBP); without it every such file would look corrupt."""
+    from PIL import features
+
+    missing = [name for name, ok in (("JPEG", features.check_codec("jpg")),
+                                     ("PNG", features.check_codec("zlib")),
+                                     ("WEBP", features.check_module("webp"))) if not ok]
+    if missing:
+        raise EnvironmentFault(f"this Pillow build has no {', '.join(missing)} decoder",
+                               "pip install --force-reinstall pillow (a wheel bundles them)")
+
+
 def load(path: str | Path) -> Image.Image:
     """Load the first frame of an image file as an RGB image.
 
@@ -52,6 +65,7 @@ def load(path: str | Path) -> Image.Image:
     :func:`max_pixels` (checked from the header, before any pixel is decoded).
     """
     path = check_file(path, EXTENSIONS)
+    check_environment()  # a missing decoder is the machine's fault, not the file's
     limit = max_pixels()
     try:
         with warnings.catch_warnings():

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from xalign.errors import MediaError
-from xalign.media import check_file
+from xalign.media import check_file, import_dependency
 from xalign_plugin_video.decoders import NoFrames, read_av, read_decord
 from xalign_plugin_video.sampling import num_frames
 
@@ -43,6 +43,12 @@ def container_kind(head: bytes) -> str | None:
     return None
 
 
+def check_environment() -> None:
+    """Raise :class:`~xalign.errors.EnvironmentFault` when PyAV, the decoder every file can
+    fall back to, is missing (decord is optional and never required)."""
+    import_dependency("av", needed_for="video decoding", pip="av")
+
+
 def load(path: str | Path) -> np.ndarray:
     """Load ``num_frames()`` uniformly sampled frames as ``uint8 [F, H, W, 3]`` (RGB)."""
     return load_video(path)
@@ -52,6 +58,7 @@ def load_video(path: str | Path, count: int | None = None,
                backend: Backend = "auto") -> np.ndarray:
     """Like :func:`load`, with an explicit frame ``count`` and decoder ``backend``."""
     path = check_file(path, EXTENSIONS)
+    check_environment()  # a missing decoder stops here instead of marking the file bad
     with path.open("rb") as handle:
         kind = container_kind(handle.read(12))
     if kind is None:

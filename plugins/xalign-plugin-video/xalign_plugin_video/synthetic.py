@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 
 from xalign.errors import MediaError
@@ -92,6 +91,8 @@ def write(raw: np.ndarray, path: str | Path, fps: int = FPS) -> Path:
     _, height, width, _ = frames.shape
     frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
     path.parent.mkdir(parents=True, exist_ok=True)
+    import av  # lazily: a missing PyAV is reported by loading.check_environment
+
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps, options={"crf": "17"})
         stream.height, stream.width = frames.shape[1:3]
