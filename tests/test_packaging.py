@@ -68,7 +68,8 @@ def test_a_broken_installed_plugin_is_listed_broken_and_the_rest_still_work(
     text = module.read_text()
     if where == "import":
         failure = 'raise ImportError("needs libfragile.so")\n'
-        text = text.replace("import zlib\n", "import zlib\n" + failure)
+        text = text.replace("from collections.abc import Callable\n",
+                            "from collections.abc import Callable\n" + failure)
     else:
         text = text.replace("    register(MODALITY)", '    raise RuntimeError("bad weights")')
     module.write_text(text)

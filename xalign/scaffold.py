@@ -1,8 +1,10 @@
 """``xalign plugins new NAME``: write a working third-party plugin package.
 
-The generated modality reads 1-D signals stored as ``.npy`` files; it is a
-complete, tested starting point that a plugin author edits into their own
-modality (see docs/plugins.md).
+The generated modality reads 1-D signals stored as ``.npy`` files; it is the complete,
+tested starting point that docs/plugins.md walks through, file by file: ``plugin.py``
+(light: what xalign lists) registers the modality and its tiny encoder by reference to
+``signal.py`` (the functions that need numpy and torch), and ``tests/test_plugin.py`` runs
+``xalign plugins check`` on the installed package.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ name = "{dist}"
 version = "0.1.0"
 description = "xalign modality plugin: {name}"
 requires-python = ">=3.10"
-dependencies = ["xalign", "numpy"]
+dependencies = ["xalign", "numpy", "torch"]
+
+[project.optional-dependencies]
+dev = ["pytest>=8"]
 
 [project.entry-points.xalign]
 {name} = "{package}.plugin"
@@ -32,31 +37,80 @@ include = ["{package}*"]
 '''
 
 _PLUGIN = '''\
-"""The {name!r} modality: 1-D signals stored as .npy files.
+"""Registers the {name!r} modality and its built-in tiny encoder with xalign.
 
-Edit `load`, `preprocess`, `TinySignalEncoder` and `synthesize` for your data;
-keep the names: the Modality below is all xalign needs.
+Keep this module light (no torch, no decoders): `xalign plugins` imports it to list the
+plugin. Functions that need heavy imports live in `signal.py` and are named with `lazy`,
+which imports them on first call.
 """
 
 from __future__ import annotations
 
-import zlib
+from collections.abc import Callable
+
+from xalign import Encoder, Modality, hookimpl, lazy
+
+EXTENSIONS = (".npy",)
+ATTRIBUTES = {{"pitch": ("low", "high")}}  # closed vocabularies of the synthetic labels
+DIM = 64  # feature width of the tiny encoder
+
+MODALITY = Modality(
+    name={name!r},
+    cue=" {name}: ",
+    extensions=EXTENSIONS,
+    load=lazy("{package}.signal:load"),
+    write=lazy("{package}.signal:write"),
+    synthesize=lazy("{package}.signal:synthesize"),
+    attributes=ATTRIBUTES,
+    frames=1,
+    encoder="tiny",
+    description="1-D signals (.npy); replace with your modality",
+)
+
+TINY = Encoder(
+    id="tiny",
+    modality={name!r},
+    family="tiny",
+    build=lazy("{package}.signal:build_tiny_encoder"),
+    preprocess=lazy("{package}.signal:preprocess"),
+    feature_dim=DIM,
+    tokens_per_frame=1,
+    stand_in=True,
+    description="seeded random patch transformer, pooled (not pretrained)",
+)
+
+
+@hookimpl
+def register_modalities(register: Callable[[Modality], None]) -> None:
+    register(MODALITY)
+
+
+@hookimpl
+def register_encoders(register: Callable[[Encoder], None]) -> None:
+    register(TINY)
+'''
+
+_SIGNAL = '''\
+"""The {name!r} modality's functions: load, write, synthesize, and the tiny encoder with its
+preprocessing. Edit them for your data; `plugin.py` names them."""
+
+from __future__ import annotations
+
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from xalign import MediaError, Modality, ProjectorDefaults, SyntheticSample, hookimpl
+from xalign import MediaError, SyntheticSample
 from xalign.encoders import FrozenEncoder
 from xalign.encoders.tiny import build_tiny
-from xalign.errors import UnknownNameError
+from xalign.errors import CheckpointError
 from xalign.media import check_file
+from {package}.plugin import DIM, EXTENSIONS
 
 LENGTH = 256  # samples per item after preprocessing
 PATCH = 16  # samples per encoder token
-DIM = 64  # feature width of the tiny encoder
-EXTENSIONS = (".npy",)
 PITCHES = {{"low": 2.0, "high": 8.0}}
 
 
@@ -74,8 +128,25 @@ def load(path: Path) -> np.ndarray:
     return signal.astype(np.float32)
 
 
+def write(raw: np.ndarray, path: Path) -> Path:
+    path = Path(path).with_suffix(".npy")
+    np.save(path, raw)
+    return path
+
+
+def synthesize(seed: int) -> SyntheticSample:
+    """A sine wave whose pitch is the attribute to learn."""
+    rng = np.random.default_rng(seed)
+    pitch = ("low", "high")[seed % 2]
+    t = np.linspace(0, 1, LENGTH, dtype=np.float32)
+    signal = np.sin(2 * np.pi * PITCHES[pitch] * t + rng.uniform(0, np.pi)).astype(np.float32)
+    return SyntheticSample(signal, f"a {{pitch}} pitched signal", {{"pitch": pitch}},
+                           {{"speed": PITCHES[pitch] / 8.0}})
+
+
 def preprocess(raw: np.ndarray, train: bool) -> torch.Tensor:
-    """Crop (randomly when training) or pad to LENGTH; returns Tensor[1, LENGTH]."""
+    """The tiny encoder's input: crop (randomly when training) or pad to LENGTH,
+    ``Tensor[1, LENGTH]`` (one frame)."""
     signal = torch.as_tensor(raw, dtype=torch.float32)
     if signal.numel() > LENGTH:
         start = int(torch.randint(0, signal.numel() - LENGTH + 1, ())) if train else 0
@@ -93,84 +164,23 @@ class _Patchify(nn.Module):
         return self.proj(x.reshape(x.shape[0], -1, PATCH))
 
 
-def build_encoder(source: str | None) -> FrozenEncoder:
-    """The built-in tiny encoder (random, seeded: not pretrained); its recorded id is "tiny"."""
-    if source not in (None, "tiny"):
-        raise UnknownNameError("{name} encoder", str(source), ["tiny"],
-                               hint="this plugin only ships the built-in tiny encoder")
-    return FrozenEncoder(build_tiny(_Patchify, DIM, seed=0), DIM, "tiny")
-
-
-def synthesize(seed: int) -> SyntheticSample:
-    """A sine wave whose pitch is the attribute to learn."""
-    rng = np.random.default_rng(seed)
-    pitch = ("low", "high")[seed % 2]
-    t = np.linspace(0, 1, LENGTH, dtype=np.float32)
-    signal = np.sin(2 * np.pi * PITCHES[pitch] * t + rng.uniform(0, np.pi)).astype(np.float32)
-    return SyntheticSample(signal, f"a {{pitch}} pitched signal", {{"pitch": pitch}},
-                           {{"speed": PITCHES[pitch] / 8.0}})
-
-
-def write(raw: np.ndarray, path: Path) -> Path:
-    path = Path(path).with_suffix(".npy")
-    np.save(path, raw)
-    return path
-
-
-MODALITY = Modality(
-    name={name!r},
-    cue=" {name}: ",
-    extensions=EXTENSIONS,
-    load=load,
-    preprocess=preprocess,
-    build_encoder=build_encoder,
-    feature_dim=DIM,
-    synthesize=synthesize,
-    write=write,
-    attributes={{"pitch": tuple(PITCHES)}},
-    projector=ProjectorDefaults(kind="qformer", num_query_tokens=8),
-    description="1-D signals (.npy); replace with your modality",
-)
-
-
-@hookimpl
-def register_modalities(register) -> None:
-    register(MODALITY)
-
-
-# A stable id for caches: changes when the preprocessing constants change.
-SETTINGS_ID = zlib.crc32(f"{{LENGTH}}-{{PATCH}}-{{DIM}}".encode())
+def build_tiny_encoder(source: str | None = None) -> FrozenEncoder:
+    """The seeded tiny encoder (not pretrained): ``[N, LENGTH]`` -> ``[N, 1, DIM]``, the
+    salient pool of its patch tokens."""
+    if source is not None:
+        raise CheckpointError(f"the tiny encoder is built from a seed, not {{source!r}}")
+    return FrozenEncoder(build_tiny(_Patchify, DIM, seed=0, pool=True), DIM, "tiny")
 '''
 
 _TEST = '''\
-from pathlib import Path
-
-import numpy as np
-import pytest
-
-from xalign import MediaError
-from xalign.registry import Registry
+from xalign.plugin_check import check_plugin
 
 
-def test_plugin_is_discovered_and_encodes(tmp_path: Path) -> None:
-    registry = Registry(strict=True).discover()
-    modality = registry.get({name!r})
-    sample = modality.synthesize(1)
-    path = modality.write(sample.raw, tmp_path / "item")
-    tensor = modality.preprocess(modality.load(path), False)
-    features = modality.build_encoder(None)(tensor)
-    assert features.shape[0] == 1 and features.shape[-1] == modality.feature_dim
-
-
-def test_bad_file_names_the_file(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.npy"
-    bad.write_bytes(b"not numpy")
-    modality = Registry().discover().get({name!r})
-    with pytest.raises(MediaError, match="bad.npy"):
-        modality.load(bad)
-    np.save(tmp_path / "nan.npy", np.array([np.nan, 1.0]))
-    with pytest.raises(MediaError, match="NaN"):
-        modality.load(tmp_path / "nan.npy")
+def test_the_plugin_contract_holds() -> None:
+    """What `xalign plugins check {name}` runs: load/write round trip, preprocess shapes,
+    encoder output width, synthesize determinism, MediaError on a bad file."""
+    report = check_plugin({name!r})
+    assert report.ok, "\\n".join(report.problems)
 '''
 
 _README = '''\
@@ -178,11 +188,12 @@ _README = '''\
 
 An xalign modality plugin for `{name}` (scaffolded by `xalign plugins new`).
 
-    pip install -e .
-    xalign plugins            # lists {name!r} as ok
+    pip install -e '.[dev]'
+    xalign plugins            # lists {name!r} with its encoder 'tiny'
+    xalign plugins check {name}
     pytest tests
 
-Edit `{package}/plugin.py`; docs: xalign's docs/plugins.md.
+Edit `{package}/signal.py` (and the data in `plugin.py`); docs: xalign's docs/plugins.md.
 '''
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -204,6 +215,7 @@ def scaffold_plugin(name: str, directory: Path) -> Path:
         "README.md": _README,
         f"{package}/__init__.py": '"""xalign modality plugin: {name}."""\n',
         f"{package}/plugin.py": _PLUGIN,
+        f"{package}/signal.py": _SIGNAL,
         "tests/test_plugin.py": _TEST,
     }
     for relative, template in files.items():

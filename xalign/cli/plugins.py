@@ -120,3 +120,20 @@ def new(
     root = scaffold_plugin(name, directory)
     typer.echo(f"created {root}\nnext: pip install -e '{root}[dev]' && xalign plugins check "
                f"{name}")
+
+
+@app.command("check")
+def check(name: str = typer.Argument(..., help="The plugin's entry-point name, e.g. 'eeg'.")
+          ) -> None:
+    """Run the plugin contract on an installed plugin and name what is wrong."""
+    from xalign.plugin_check import check_plugin
+
+    report = check_plugin(name)
+    for line in report.passed:
+        typer.echo(f"ok       {line}")
+    for line in report.skipped:
+        typer.echo(f"skipped  {line}")
+    for line in report.problems:
+        typer.echo(f"PROBLEM  {line}")
+    if not report.ok:
+        raise typer.Exit(1)
