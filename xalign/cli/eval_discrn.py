@@ -95,13 +95,13 @@ def discrn(
     else:
         from xalign.eval.loading import load_model
 
-        model, encoders = load_model(projector or [], llm, gguf_file, use_cue)
-        joint_examples = None
-        if data is not None:
+        if data is not None:  # the records are read and checked before any model loads
             examples = run.load_data(data, parse_assignments(media_root or [], "--media-root"),
                                      parse_assignments(media_pattern or [], "--media-pattern"),
                                      pair_modalities, balanced=not no_balance, skips=skips)
-        else:
+        model, encoders = load_model(projector or [], llm, gguf_file, use_cue)
+        joint_examples = None
+        if data is None:
             from xalign.eval.discrn.synth import synthetic_discrn
 
             names = set(model.projectors)

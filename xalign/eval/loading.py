@@ -19,8 +19,9 @@ def load_model(projectors: Sequence[str | Path], llm: str | None = None,
 
     if not projectors:
         raise XalignError("pass --projector DIR (once per modality)")
+    configs = [read_config(p) for p in projectors]  # a missing or bad projector fails first
     if llm is None:
-        ids = {read_config(p).llm_id or "smollm2" for p in projectors}
+        ids = {c.llm_id or "smollm2" for c in configs}
         if len(ids) > 1:
             raise XalignError(f"the projectors were trained on different LLMs "
                               f"({', '.join(sorted(ids))}); pass --llm to choose one")

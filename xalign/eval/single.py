@@ -79,11 +79,12 @@ def setup(task: str, projectors: Sequence[Path], data: Path | None, modality: st
     """Model, ``FeatureDataset`` and skip report of a single-modality evaluation command."""
     from xalign.data import FeatureDataset
     from xalign.eval.loading import load_model
+    from xalign.projectors import read_config
 
+    if data is None and modality is None and projectors:  # the projector's, read before loading
+        modality = read_config(projectors[0]).modality
+    source = load_source(task, data, modality, size, seed)  # a bad manifest fails before the LLM
     model, encoders = load_model(projectors, llm, gguf_file)
-    if data is None and modality is None:
-        modality = next(iter(model.projectors))
-    source = load_source(task, data, modality, size, seed)
     return model, FeatureDataset(source, encoders), SkipReport()
 
 

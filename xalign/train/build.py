@@ -188,13 +188,13 @@ def feature_cache(recipe: Recipe, encoder: FrozenEncoder) -> FeatureCache | None
 def build_components(recipe: Recipe, llm: Any | None = None) -> Components:
     """Build a run's objects from its recipe (``llm`` may be passed in to share one)."""
     modality = get_modality(recipe.modality)
+    source = train_source(recipe)  # manifests are read and checked before any model loads
     encoder = build_encoder(modality, recipe)
     llm = llm if llm is not None else build_llm(recipe)
     projector = build_projector(recipe, modality, encoder, llm)
     model = build_model(recipe, llm, projector)
     cache = feature_cache(recipe, encoder)
-    train_set = FeatureDataset(train_source(recipe), {modality.name: encoder}, cache=cache,
-                               train=True)
+    train_set = FeatureDataset(source, {modality.name: encoder}, cache=cache, train=True)
     return Components(
         recipe=recipe, modality=modality, llm=llm, encoder=encoder, projector=projector,
         model=model, train_set=train_set,
