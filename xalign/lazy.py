@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -51,3 +52,17 @@ class LazyCallable:
 def lazy(target: str) -> LazyCallable:
     """``lazy("xalign_plugin_audio.loading:load")``: a function imported on first call."""
     return LazyCallable(target)
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` (PEP 562) for ``package``: each name of ``exports``
+    (name -> the module that defines it) is imported on first access, so importing the
+    package itself stays light. A name equal to a submodule's is shadowed by that submodule
+    once it is imported: export such functions from their module only."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(exports[name]), name)
+
+    return __getattr__

@@ -6,8 +6,7 @@ registration dataclass) imports without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from xalign.lazy import lazy_exports
 
 _EXPORTS = {
     "Encoder": "xalign.encoders.component",
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'xalign.encoders' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names import on first access, so registering the plugin stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from xalign.lazy import lazy_exports
 
 _EXPORTS = {
     "EXTENSIONS": "xalign_plugin_3d.loading",
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'xalign_plugin_3d' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
