@@ -40,6 +40,10 @@ class Projector(nn.Module, abc.ABC):
     ) -> torch.Tensor:
         """Project ``features[N, T, d_enc]`` to ``Tensor[N, K, llm_dim]``."""
 
+    def frozen_by_design(self) -> set[str]:
+        """Names of parameters that stay frozen on purpose (e.g. borrowed word embeddings)."""
+        return set()
+
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into ``directory`` (atomically)."""
         from xalign.projectors.io import save_projector

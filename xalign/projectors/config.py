@@ -76,6 +76,11 @@ class ProjectorConfig:
     # the chat template's system turn during training (None: the template's default);
     # XAlignModel composes with the same one
     system_prompt: str | None = None
+    # output head (xalign.projectors.heads): "linear" (llm_proj) or "vocab" (mixtures of the
+    # LLM's word embeddings)
+    head: str = "linear"
+    # Q-Former instruction word embeddings: "learned" or "llm" (borrowed from the LLM, frozen)
+    instruction_embeddings: str = "learned"
 
     def __post_init__(self) -> None:
         for name in ("feature_dim", "llm_dim", "num_tokens", "frames"):
@@ -88,6 +93,8 @@ class ProjectorConfig:
                 raise XalignError(
                     f"projector config: {name} must be a positive int or null, got {value!r}"
                 )
+        if self.head not in ("linear", "vocab"):
+            raise UnknownNameError("projector head", str(self.head), ["linear", "vocab"])
         if self.match_params_of not in (None, "qformer"):
             raise UnknownNameError("match_params_of target", str(self.match_params_of), ["qformer"])
 

@@ -8,7 +8,8 @@ Components, named as the state dict names them:
 * ``qformer``: ``InstructBlipQFormerModel``. The instruction's tokens are appended
   after the queries and attend together with them in self-attention; only the
   queries cross-attend to the features (``encoder_hidden_size = feature_dim``).
-* ``llm_proj``: ``Linear(hidden, llm_dim)`` applied to the K query outputs only.
+* ``llm_proj``: ``Linear(hidden, llm_dim)`` applied to the K query outputs only (or, with
+  ``head="vocab"``, a mixture of the LLM's word embeddings: :mod:`xalign.projectors.heads`).
 
 Instructions longer than the Q-Former's position table are truncated from the
 left (the end of the instruction is kept), as LAVIS's tokenizer does.
@@ -23,6 +24,7 @@ from transformers.models.instructblip.modeling_instructblip import InstructBlipQ
 
 from xalign.projectors.base import Projector
 from xalign.projectors.config import ProjectorConfig
+from xalign.projectors.heads import make_head
 
 
 def hf_qformer_config(config: ProjectorConfig) -> InstructBlipQFormerConfig:
@@ -58,7 +60,7 @@ class QFormerProjector(Projector):
         queries = torch.randn(1, config.num_tokens, preset.hidden_size) * 0.02
         self.query_tokens = nn.Parameter(queries)
         self.qformer = InstructBlipQFormerModel(hf_qformer_config(config))
-        self.llm_proj = nn.Linear(preset.hidden_size, config.llm_dim)
+        self.llm_proj = make_head(config.head, preset.hidden_size, config.llm_dim)
 
     def forward(
         self,
@@ -85,6 +87,33 @@ class QFormerProjector(Projector):
             encoder_hidden_states=embeds,
         )
         return self.llm_proj(out.last_hidden_state[:, :k])
+
+    def frozen_by_design(self) -> set[str]:
+        if self.config.instruction_embeddings == "llm":
+            return {"qformer.embeddings.word_embeddings.weight"}
+        return set()
+
+    def borrow_instruction_embeddings(self, llm_table: torch.Tensor, seed: int = 0) -> None:
+        """Word embeddings for the instruction from the LLM's own (``[vocab, llm_dim]``), mapped
+        to the Q-Former width by a fixed random orthogonal projection, and frozen.
+
+        With ``instruction_tokenizer="llm"`` the Q-Former's word table is as large as the
+        LLM vocabulary (49k × hidden for SmolLM2: most of the tiny Q-Former's parameters);
+        trained from scratch on a few thousand instructions it stays noise for most words
+        and the instruction gets in the way. Borrowed, words mean something from step 0,
+        as the paper's BERT embeddings do.
+        """
+        words = self.qformer.embeddings.word_embeddings
+        rows, width = words.weight.shape
+        if llm_table.shape[0] < rows:
+            raise ValueError(f"LLM table has {llm_table.shape[0]} rows; the Q-Former reads "
+                             f"{rows} instruction ids")
+        generator = torch.Generator().manual_seed(seed)
+        basis = torch.linalg.qr(torch.randn(llm_table.shape[1], width, generator=generator))[0]
+        borrowed = llm_table[:rows].float() @ basis
+        with torch.no_grad():
+            words.weight.copy_(borrowed * (0.05 / borrowed.std()))
+        words.weight.requires_grad_(False)
 
     def _fit_instruction(
         self, ids: torch.Tensor, mask: torch.Tensor | None, rows: int
