@@ -23,6 +23,7 @@ _SUBCOMMANDS = [
     ("xalign.cli.data", "app", "data"),
     ("xalign.cli.convert", "app", "convert"),
     ("xalign.cli.encoders", "app", "encoders"),
+    ("xalign.cli.llm", "app", "llm"),
 ]
 
 

