@@ -4,9 +4,9 @@ import pytest
 
 from xalign.data.synthetic import sample_seed
 from xalign.eval.discrn.synth import (
-    QUANTITY_QUESTIONS,
     attribute_question,
     default_pairs,
+    quantity_questions,
     synthetic_discrn,
 )
 from xalign.eval.matching import FIRST, SECOND
@@ -22,15 +22,18 @@ def examples():
 
 def _check_answer_is_certain(ex):
     right, other = ex.properties[ex.label], ex.properties[1 - ex.label]
+    registry = get_registry()
+    mods = [registry.get(m) for m in ex.modalities]
     kind = ex.extra["kind"]
     if kind == "quantity":
-        key, larger = next((k, i == 0) for k, qs in QUANTITY_QUESTIONS.items()
-                           for i, q in enumerate(qs) if q == ex.question)
+        key, larger = next((k, i == 0) for k in right["quantities"]
+                           for i, q in enumerate(quantity_questions(*mods, k))
+                           if q == ex.question)
         diff = right["quantities"][key] - other["quantities"][key]
         assert (diff >= 0.3) if larger else (diff <= -0.3), ex
         return
     name, value = next((n, v) for n, v in right["attributes"].items()
-                       if attribute_question(n, v) == ex.question)
+                       if attribute_question(mods[ex.label], n, v) == ex.question)
     assert other["attributes"].get(name) != value, ex
     if kind == "exclusive":
         assert name not in other["attributes"]
@@ -79,3 +82,41 @@ def test_default_pairs_put_the_papers_first():
 def test_position_words_never_become_questions():
     words = {w for w in FIRST + SECOND if " " not in w}
     assert {"left", "right"} <= words
+
+
+def test_questions_come_from_a_third_party_plugins_attributes_and_quantities():
+    """No list in the core: a modality the core has never heard of brings its attributes,
+    quantities and (optionally) its own phrasing, and the mini-DisCRn asks about them."""
+    import torch
+
+    from xalign.modality import Modality, SyntheticSample
+    from xalign.registry import Registry, reset_registry
+
+    def marble(seed: int) -> SyntheticSample:
+        colour = ("teal", "amber")[seed % 2]
+        return SyntheticSample(torch.zeros(4), f"a {colour} marble", {"tint": colour},
+                               {"weight": (seed % 7) / 6})
+
+    def chime(seed: int) -> SyntheticSample:
+        return SyntheticSample(torch.zeros(4), "a chime", {"tone": ("bright", "dull")[seed % 2]},
+                               {"weight": (seed % 5) / 4})
+
+    common = {"extensions": (".x",), "load": lambda p: p, "write": lambda raw, p: p}
+    registry = Registry(strict=True)
+    registry.modalities = {
+        "marble": Modality(name="marble", cue=" marble: ", synthesize=marble,
+                           attributes={"tint": ("teal", "amber")}, exclusive=("tint",),
+                           questions={"weight": ("Which one is heavier?",
+                                                 "Which one is lighter?")}, **common),
+        "chime": Modality(name="chime", cue=" chime: ", synthesize=chime,
+                          attributes={"tone": ("bright", "dull")}, **common),
+    }
+    reset_registry(registry)
+    try:
+        made = synthetic_discrn([("marble", "chime")], per_pair=12, seed=1)
+    finally:
+        reset_registry(None)
+    asked = {ex.question for ex in made}
+    assert asked & {"Which one is heavier?", "Which one is lighter?"}, asked  # plugin phrasing
+    assert asked & {"Which one's tint is teal?", "Which one's tint is amber?"}, asked  # generic
+    assert not any("tone" in q for q in asked)  # "dull" is not exclusive: never asked across

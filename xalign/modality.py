@@ -52,6 +52,13 @@ class Modality:
     write: Callable[[Any, Path], Path]  # save a raw item; returns the path with its extension
     synthesize: Callable[[int], SyntheticSample]
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # how DisCRn asks about an attribute or quantity of this modality, e.g.
+    # {"colour": "Which one is {value}?", "loudness": ("Which one is louder?",
+    # "Which one is quieter?")}; others get a generic phrasing (xalign.eval.discrn.synth)
+    questions: Mapping[str, str | tuple[str, str]] = field(default_factory=dict)
+    # attributes an item of another modality certainly lacks (a sound is not red), so that
+    # "which one is red?" has one answer across modalities; "small" or "three" may not be
+    exclusive: tuple[str, ...] = ()
     frames: int = 1
     encoder: str = "tiny"  # id of the default encoder (registered through register_encoders)
     description: str = ""

@@ -17,15 +17,42 @@ from rich.table import Table
 
 from xalign.errors import XalignError
 
-FIRST_PARTY = ("image", "video", "audio", "3d")
+
+def shared_properties(a: Any, b: Any, samples: int = 8) -> int:
+    """How many attribute and quantity names items of modalities ``a`` and ``b`` share: the
+    questions DisCRn can ask about the inputs' contents rather than about their kinds."""
+    from xalign.data.synthetic import sample_seed
+
+    def names(modality: Any) -> set[str]:
+        found = set(modality.attributes)
+        for i in range(samples):
+            found |= set(modality.synthesize(sample_seed(0, "train", i)).quantities)
+        return found
+
+    return len(names(a) & names(b))
 
 
-def demo_modalities() -> list[str]:
-    """The first-party modalities that are installed, in the demo's order."""
+def demo_modalities(every: bool = False) -> list[str]:
+    """The installed modalities the demo trains: all of them with ``every``, else the cheapest
+    pair (fewest frames per item) among the pairs that share the most attributes/quantities
+    (at least one), so that its mini-DisCRn asks about contents."""
+    import itertools
+
     from xalign.registry import get_registry
 
-    names = get_registry().names()
-    return [m for m in FIRST_PARTY if m in names]
+    registry = get_registry()
+    names = registry.names()
+    if every or len(names) <= 2:
+        return names
+    mods = {n: registry.get(n) for n in names}
+    scored = []
+    for a, b in itertools.combinations(names, 2):
+        shared = shared_properties(mods[a], mods[b])
+        if shared:
+            scored.append((-min(shared, 2), mods[a].frames + mods[b].frames, (a, b)))
+    if not scored:
+        return names[:2]
+    return list(min(scored)[2])
 
 
 def run_demo(console: Console | None = None, modalities: list[str] | None = None,
@@ -83,10 +110,11 @@ def results_table(results: dict[str, Any], seconds: float) -> Table:
 
 def main(modality: list[str] = typer.Option(None, "--modality", "-m",
                                             help="Only these modalities (repeatable)."),
+         every: bool = typer.Option(False, "--all", help="Every installed modality."),
          out: Path = typer.Option(Path("runs/demo"), help="Where the runs go."),
          overrides: list[str] = typer.Argument(None, help="key=value recipe overrides.")
          ) -> None:
-    run_demo(modalities=modality or None, out=out, overrides=overrides or ())
+    run_demo(modalities=modality or demo_modalities(every), out=out, overrides=overrides or ())
 
 
 if __name__ == "__main__":

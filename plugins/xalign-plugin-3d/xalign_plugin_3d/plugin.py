@@ -12,7 +12,7 @@ from collections.abc import Callable
 from xalign import Encoder, Modality, hookimpl, lazy
 from xalign_plugin_3d.encoders import is_pointbert_checkpoint
 from xalign_plugin_3d.loading import EXTENSIONS
-from xalign_plugin_3d.synthetic import ATTRIBUTES
+from xalign_plugin_3d.synthetic import ATTRIBUTES, EXCLUSIVE, QUESTIONS
 
 POINTS = lazy("xalign_plugin_3d.preprocess:preprocess")
 
@@ -24,6 +24,8 @@ MODALITY = Modality(
     write=lazy("xalign_plugin_3d.synthetic:write"),
     synthesize=lazy("xalign_plugin_3d.synthetic:synthesize"),
     attributes=ATTRIBUTES,
+    questions=QUESTIONS,
+    exclusive=EXCLUSIVE,
     frames=1,
     encoder="tiny",
     description="Point clouds and meshes (ply/pcd/obj/off/npy/npz/xyz/txt), 8,192 points by "

@@ -24,6 +24,12 @@ SHAPES = ("sphere", "cube", "cylinder", "cone", "torus")
 SIZES = ("small", "large")
 ASPECTS = ("flat", "regular", "tall")
 ATTRIBUTES = {"shape": SHAPES, "size": SIZES, "aspect": ASPECTS}
+QUESTIONS = {  # how DisCRn asks about these across two inputs (Modality.questions)
+    "shape": "Which one is a {value}?",
+    "size": ("Which of the two is larger?", "Which of the two is smaller?"),
+    "height": ("Which one is taller?", "Which one is shorter?"),
+}
+EXCLUSIVE = ("shape",)  # no sound is a torus
 
 OBJECT_POINTS, PLATE_POINTS = 6144, 2048
 PLATE_SIDE = 2.0

@@ -17,3 +17,9 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "loudness": ("quiet", "loud"),
     "count": ("one", "two", "three", "four"),
 }
+QUESTIONS = {  # how DisCRn asks about these across two inputs (Modality.questions)
+    "loudness": ("Which one is louder?", "Which one is quieter?"),
+    "pitch": ("Which one is higher-pitched?", "Which one is lower-pitched?"),
+    "speed": ("Which one is faster?", "Which one is slower?"),
+}
+EXCLUSIVE = ("kind",)  # no image is a chord

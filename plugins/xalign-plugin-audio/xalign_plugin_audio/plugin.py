@@ -12,7 +12,7 @@ from functools import partial
 
 from xalign import Encoder, Modality, hookimpl, lazy
 from xalign_plugin_audio.encoders import is_beats_checkpoint
-from xalign_plugin_audio.formats import ATTRIBUTES, EXTENSIONS
+from xalign_plugin_audio.formats import ATTRIBUTES, EXCLUSIVE, EXTENSIONS, QUESTIONS
 
 FBANK_WINDOWS = lazy("xalign_plugin_audio.preprocess:preprocess")
 HF = lazy("xalign_plugin_audio.encoders.hf_audio:build_hf_encoder")
@@ -25,6 +25,8 @@ MODALITY = Modality(
     write=lazy("xalign_plugin_audio.synthetic:write"),
     synthesize=lazy("xalign_plugin_audio.synthetic:synthesize"),
     attributes=ATTRIBUTES,
+    questions=QUESTIONS,
+    exclusive=EXCLUSIVE,
     frames=2,
     encoder="tiny",
     description="Mono 16 kHz audio (wav/flac/ogg/mp3/aac/m4a, or the audio track of "

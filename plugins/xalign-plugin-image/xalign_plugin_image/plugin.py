@@ -11,7 +11,7 @@ from functools import partial
 
 from xalign import Encoder, Modality, hookimpl, lazy
 from xalign_plugin_image.loading import EXTENSIONS
-from xalign_plugin_image.synthetic import ATTRIBUTES
+from xalign_plugin_image.synthetic import ATTRIBUTES, EXCLUSIVE, QUESTIONS
 from xalign_plugin_image.towers import TOWERS
 
 TINY_ALIASES = ("xalign-image-tiny-2",)  # what projectors saved before this layout record
@@ -24,6 +24,8 @@ MODALITY = Modality(
     write=lazy("xalign_plugin_image.synthetic:write"),
     synthesize=lazy("xalign_plugin_image.synthetic:synthesize"),
     attributes=ATTRIBUTES,
+    questions=QUESTIONS,
+    exclusive=EXCLUSIVE,
     frames=1,
     encoder="tiny",
     description="Still images (jpg/png/webp/bmp/gif); each encoder applies its own transform.",

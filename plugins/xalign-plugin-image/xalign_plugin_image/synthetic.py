@@ -41,6 +41,14 @@ _TEMPLATES = (
     "A picture of {count} {colour} {shapes} {place}.",
     "There {verb} {count} {colour} {shapes} {place} of the image.",
 )
+QUESTIONS = {  # how DisCRn asks about these across two inputs (Modality.questions)
+    "colour": "Which one is {value}?",
+    "shape": "Which one is a {value}?",
+    "size": ("Which of the two is larger?", "Which of the two is smaller?"),
+    "brightness": ("Which one is brighter?", "Which one is darker?"),
+    "height": ("Which one is taller?", "Which one is shorter?"),
+}
+EXCLUSIVE = ("colour", "shape")  # no sound is red, no video ball is a triangle
 
 
 def synthesize(seed: int) -> SyntheticSample:

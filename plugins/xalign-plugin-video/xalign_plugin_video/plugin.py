@@ -15,7 +15,7 @@ from xalign_plugin_image.towers import TOWERS
 from xalign import Encoder, Modality, hookimpl, lazy
 from xalign_plugin_video.loading import EXTENSIONS
 from xalign_plugin_video.sampling import num_frames
-from xalign_plugin_video.synthetic import ATTRIBUTES
+from xalign_plugin_video.synthetic import ATTRIBUTES, EXCLUSIVE, QUESTIONS
 
 TINY_ALIASES = ("xalign-video-tiny-2",)  # what projectors saved before this layout record
 
@@ -30,6 +30,8 @@ def make_modality() -> Modality:
         write=lazy("xalign_plugin_video.synthetic:write"),
         synthesize=lazy("xalign_plugin_video.synthetic:synthesize"),
         attributes=ATTRIBUTES,
+        questions=QUESTIONS,
+        exclusive=EXCLUSIVE,
         frames=num_frames(),
         encoder="tiny",
         description="Videos as uniformly sampled frames (5 by default), each encoded as an image.",

@@ -38,6 +38,14 @@ _TEMPLATES = (
     "A video of a {colour} ball travelling {motion}, {speed}.",
     "The {colour} ball rolls {motion} at a {speed} pace.",
 )
+QUESTIONS = {  # how DisCRn asks about these across two inputs (Modality.questions)
+    "colour": "Which one is {value}?",
+    "direction": "Which one is moving {value}?",
+    "speed": ("Which one is faster?", "Which one is slower?"),
+    "size": ("Which of the two is larger?", "Which of the two is smaller?"),
+    "brightness": ("Which one is brighter?", "Which one is darker?"),
+}
+EXCLUSIVE = ("colour", "direction")
 
 
 def synthesize(seed: int) -> SyntheticSample:

@@ -31,28 +31,7 @@ from xalign.registry import get_registry
 
 KINDS = ("quantity", "attribute", "exclusive")
 
-# (question whose answer has the larger value, question whose answer has the smaller one)
-QUANTITY_QUESTIONS = {
-    "size": ("Which of the two is larger?", "Which of the two is smaller?"),
-    "speed": ("Which one is faster?", "Which one is slower?"),
-    "loudness": ("Which one is louder?", "Which one is quieter?"),
-    "brightness": ("Which one is brighter?", "Which one is darker?"),
-    "height": ("Which one is taller?", "Which one is shorter?"),
-    "pitch": ("Which one is higher-pitched?", "Which one is lower-pitched?"),
-}
-ATTRIBUTE_QUESTIONS = {
-    "colour": "Which one is {value}?",
-    "shape": "Which one is a {value}?",
-    "size": "Which one is {value}?",
-    "loudness": "Which one is {value}?",
-    "speed": "Which one is {value}?",
-    "aspect": "Which one is {value}?",
-    "pitch": "Which one is {value}-pitched?",
-    "direction": "Which one is moving {value}?",
-}
-# Attributes whose value the other entity certainly lacks when it has no such attribute
-# (a sound is not red). Others ("small", "tall", "three") may hold loosely for anything.
-EXCLUSIVE_ATTRIBUTES = ("colour", "shape", "kind", "direction")
+# Generic phrasings; a plugin words its own attributes and quantities in Modality.questions.
 _GENERIC_QUANTITY = ("Which one has the greater {key}?", "Which one has the smaller {key}?")
 _GENERIC_ATTRIBUTE = "Which one's {attribute} is {value}?"
 _POSITION_WORDS = {w for w in FIRST + SECOND if " " not in w}
@@ -73,9 +52,23 @@ def _properties(entity: Entity) -> dict[str, dict[str, object]]:
             "quantities": {k: round(float(v), 4) for k, v in entity.sample.quantities.items()}}
 
 
-def attribute_question(attribute: str, value: str) -> str:
-    template = ATTRIBUTE_QUESTIONS.get(attribute, _GENERIC_ATTRIBUTE)
+def attribute_question(modality: Modality, attribute: str, value: str) -> str:
+    """How to ask which entity has ``attribute == value``, in the plugin's words if it has any."""
+    template = modality.questions.get(attribute)
+    if not isinstance(template, str):
+        template = _GENERIC_ATTRIBUTE
     return template.format(attribute=attribute.replace("_", " "), value=value)
+
+
+def quantity_questions(a: Modality, b: Modality, key: str) -> tuple[str, str]:
+    """(asks for the larger value, asks for the smaller) of quantity ``key``: the first
+    plugin's phrasing, else the second's, else a generic one."""
+    for modality in (a, b):
+        pair = modality.questions.get(key)
+        if isinstance(pair, tuple) and len(pair) == 2:
+            return pair
+    words = key.replace("_", " ")
+    return (_GENERIC_QUANTITY[0].format(key=words), _GENERIC_QUANTITY[1].format(key=words))
 
 
 Question = tuple[str, int, tuple[str, str] | None]  # text, answer index, (attribute, value)
@@ -89,11 +82,11 @@ def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[Quest
     for key in sorted(set(qa) & set(qb)):
         diff = float(qa[key]) - float(qb[key])
         if abs(diff) >= margin:
-            more, less = QUANTITY_QUESTIONS.get(key, tuple(
-                t.format(key=key.replace("_", " ")) for t in _GENERIC_QUANTITY))
+            more, less = quantity_questions(a.modality, b.modality, key)
             larger = 0 if diff > 0 else 1
             out["quantity"] += [(more, larger, None), (less, 1 - larger, None)]
     attrs = (a.sample.attributes, b.sample.attributes)
+    mods = (a.modality, b.modality)
     vocab = (a.modality.attributes, b.modality.attributes)
     for i in (0, 1):
         other = 1 - i
@@ -103,10 +96,12 @@ def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[Quest
                 continue
             if name in attrs[other]:
                 if str(attrs[other][name]) != value:
-                    out["attribute"].append((attribute_question(name, value), i, (name, value)))
-            elif name in EXCLUSIVE_ATTRIBUTES and name not in vocab[other] and not any(
+                    out["attribute"].append(
+                        (attribute_question(mods[i], name, value), i, (name, value)))
+            elif name in mods[i].exclusive and name not in vocab[other] and not any(
                     value in values for values in vocab[other].values()):
-                out["exclusive"].append((attribute_question(name, value), i, (name, value)))
+                out["exclusive"].append(
+                    (attribute_question(mods[i], name, value), i, (name, value)))
     return out
 
 
