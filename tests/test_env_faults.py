@@ -151,7 +151,7 @@ def _manifest(folder: Path, name: str, path: Path, count: int = 6) -> Path:
     return manifest
 
 
-@pytest.mark.parametrize("name", ["3d", "audio"])
+@pytest.mark.parametrize("name", ["3d", pytest.param("audio", marks=pytest.mark.slow)])
 def test_training_stops_at_run_start_with_one_line_and_exit_1(
         tmp_path: Path, media: dict[str, Path], name: str) -> None:
     hidden, fix, _ = FAULTS[name]

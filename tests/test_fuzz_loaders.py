@@ -128,3 +128,100 @@ def test_numpy_readers_agree_with_open3d_on_valid_files(tmp_path: Path) -> None:
                                       + b"end_header\n" + swapped.tobytes())
     np.testing.assert_allclose(read_ply(tmp_path / "be.ply")[0], np.asarray(cloud.points))
     assert checked == 8
+
+
+def test_the_address_space_cap_turns_a_blow_up_into_a_failure(tmp_path: Path) -> None:
+    """The harness can fail: a valid 4000x4000 PNG (under the bomb limit, 48 MB decoded)
+    in a worker capped at 16 MiB over its start is reported as an error, not loaded."""
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (4000, 4000)).save(big, compress_level=1)
+    small = Worker("image", extra_bytes=16 << 20)
+    try:
+        result = small.load(big, timeout=60)
+        assert result["outcome"] in ("error", "crash"), result
+        assert result["outcome"] == "crash" or "Memory" in result.get("type", ""), result
+    finally:
+        small.close()
+    from xalign_plugin_image.loading import load
+
+    assert load(big).size == (4000, 4000)  # the file is fine: the cap alone refused it
+
+
+# -- what the fuzzer found, kept as plain regression tests --------------------------------
+
+def _wav_with_rate(path: Path, rate: int) -> Path:
+    import struct
+
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(path, np.zeros(4000, np.float32), 8000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", rate)  # the fmt chunk's sample rate
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("rate", [1, 3, 999, 0x7FFFFFFF])
+def test_a_wav_header_lying_about_its_rate_is_refused(tmp_path: Path, rate: int) -> None:
+    """Was: 1 Hz gave a 64M-sample clip after 47 s; 2^31 Hz a MemoryError (320 GiB filter)."""
+    from xalign_plugin_audio.loading import load
+
+    from xalign.errors import MediaError
+
+    with pytest.raises(MediaError, match="sample rate"):
+        load(_wav_with_rate(tmp_path / "a.wav", rate))
+
+
+def test_an_odd_sample_rate_resamples_quickly(tmp_path: Path) -> None:
+    """Was: 767,999 Hz (16000/767999 in lowest terms) took 30 s and 1 GB to resample."""
+    import time
+
+    from xalign_plugin_audio.loading import load
+
+    start = time.perf_counter()
+    waveform = load(_wav_with_rate(tmp_path / "a.wav", 767_999))
+    assert abs(len(waveform) - 4000 * 16000 / 767_999) <= 1
+    assert time.perf_counter() - start < 5
+
+
+_OFF_JUNK = (b"\x810\xfd\xbd\xb2~Ur70\xf4T\xf8\xa9\x8ek\xa3\xc4\xec\xd3H?m\xe4h>>\xe3\xb1\x00"
+             b"^\xa1(?\xf9\xcb~\xbby#\xc5\n")
+
+
+def test_corrupt_3d_files_found_by_the_fuzzer_are_media_errors(tmp_path: Path) -> None:
+    """Was: a TokenError from numpy (.npy), segmentation faults in open3d (.ply, .off),
+    an OFF read with 2 of its 12 faces, made-up points from a cut ASCII .pcd, and an
+    allocation of the declared array (.npy)."""
+    import numpy as np
+    import open3d as o3d
+    from xalign_plugin_3d.loading import load
+
+    from xalign.errors import MediaError
+
+    points = np.random.default_rng(0).uniform(-1, 1, (40, 3)).astype(np.float32)
+    np.save(tmp_path / "p.npy", points)
+    npy = bytearray((tmp_path / "p.npy").read_bytes())
+    npy[10] ^= 1  # the header's length: numpy's parser then raised tokenize.TokenError
+    huge = (tmp_path / "p.npy").read_bytes().replace(b"(40, 3)", b"(4000000000, 3)")
+    box = o3d.geometry.TriangleMesh.create_box()
+    o3d.io.write_triangle_mesh(str(tmp_path / "m.ply"), box)
+    o3d.io.write_triangle_mesh(str(tmp_path / "m.off"), box)
+    ply, off = (tmp_path / "m.ply").read_bytes(), (tmp_path / "m.off").read_bytes()
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    o3d.io.write_point_cloud(str(tmp_path / "c.pcd"), cloud, write_ascii=True)
+    pcd = (tmp_path / "c.pcd").read_bytes()
+    cases = {
+        "flipped.npy": bytes(npy), "huge.npy": huge,
+        "repeated-header.ply": ply[:7] + ply[7:200] + ply[7:],  # RPly: SIGSEGV
+        # the box's vertices, then bytes where the faces should be (open3d: SIGSEGV)
+        "junk-faces.off": off[:off.index(b"\n3 ") + 1] + _OFF_JUNK,
+        "short.off": off[:79] + (tmp_path / "p.npy").read_bytes()[171:],  # open3d: 2 faces
+        "cut.pcd": pcd[: len(pcd) // 2],  # open3d: 40 points, half of them made up
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(MediaError):
+            load(tmp_path / name)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from xalign.encoders.frozen import FrozenEncoder
-from xalign.errors import MediaError, XalignError
+from xalign.errors import EnvironmentFault, MediaError, XalignError
 from xalign.modality import Modality
 
 
@@ -25,6 +25,8 @@ def preprocess_item(modality: Modality, encoder: FrozenEncoder, raw: Any, train:
     except MediaError as exc:
         if exc.path == "<in-memory>" and source is not None:
             raise MediaError(source, exc.reason) from exc
+        raise
+    except EnvironmentFault:  # a missing library or decoder is never a bad file
         raise
     except Exception as exc:  # a plugin bug or odd input: report it against the file
         raise MediaError(source, f"{modality.name} preprocessing failed ({encoder.spec.key}): "

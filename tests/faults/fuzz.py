@@ -3,11 +3,11 @@
 Seeds are valid files written with the real codecs (Pillow, PyAV, soundfile,
 open3d, NumPy). A hypothesis strategy mutates one: truncate, flip bits, set or
 insert or delete bytes, repeat a chunk, splice in another seed, lie in a header
-(an extreme integer over binary header bytes, an extreme number over a count in a
-text header), and swap the suffix for another the plugin accepts. A
-:class:`Worker` loads each input in a long-lived child process with an address-space
-cap, and a parent-side timeout, so a hang or a memory blow-up is a result, not a
-stuck test run.
+(an extreme integer over binary header bytes, anywhere in the first 256 or on an
+aligned field of the first 64; an extreme number over a count in a text header),
+and swap the suffix for another the plugin accepts. A :class:`Worker` loads each
+input in a long-lived child process with an address-space cap, and a parent-side
+timeout, so a hang or a memory blow-up is a result, not a stuck test run.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def mutated(draw: st.DrawFn, seeds: list[Seed], modality: str) -> Case:
     seed = draw(st.sampled_from(seeds))
     data, ops = bytearray(seed.data), []
     kinds = ("truncate", "flip", "set", "insert", "delete", "repeat", "splice", "lie_binary",
-             "lie_text")
+             "lie_field", "lie_text")
     for kind in draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=4)):
         size = len(data)
         if kind == "truncate":
@@ -263,6 +263,13 @@ def mutated(draw: st.DrawFn, seeds: list[Seed], modality: str) -> Case:
             big = draw(st.booleans())
             data[at:at + width] = _pack(value, width, big)
             ops.append(f"lie@{at}:{width}{'be' if big else 'le'}={value:#x}")
+        elif kind == "lie_field" and size >= 4:
+            # an aligned field of a fixed header (a WAV sample rate sits at byte 24)
+            width = draw(st.sampled_from((2, 4)))
+            at = draw(st.sampled_from(range(0, min(size, 64) - width + 1, width)))
+            value = draw(st.sampled_from(_INTERESTING))
+            data[at:at + width] = _pack(value, width, big=False)
+            ops.append(f"field@{at}:{width}={value:#x}")
         elif kind == "lie_text":
             numbers = list(_NUMBER.finditer(bytes(data[:2048])))
             if numbers:

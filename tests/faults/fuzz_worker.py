@@ -21,6 +21,8 @@ from typing import Any
 
 LOADERS = {"image": "xalign_plugin_image.loading", "video": "xalign_plugin_video.loading",
            "audio": "xalign_plugin_audio.loading", "3d": "xalign_plugin_3d.loading"}
+WARM = {"image": ("PIL.PngImagePlugin",), "video": ("av", "decord"),
+        "audio": ("av", "soundfile"), "3d": ("open3d",)}
 
 
 def contract_problem(modality: str, item: Any) -> str | None:
@@ -66,7 +68,7 @@ def main() -> None:
     from xalign.errors import MediaError
 
     # warm the decoders before the cap, so their own import is not counted as the input's
-    for name in ("open3d", "av", "decord", "soundfile"):
+    for name in WARM[modality]:
         with contextlib.suppress(Exception):  # optional here; the loader reports what it needs
             importlib.import_module(name)
     limit = _vm_bytes() + extra

@@ -21,6 +21,8 @@ from xalign.media import check_file, import_dependency
 from xalign_plugin_audio.formats import AV_TYPES, EXTENSIONS, SOUNDFILE_TYPES
 from xalign_plugin_audio.resample import SAMPLE_RATE, resample, to_mono
 
+MIN_RATE, MAX_RATE = 1_000, 768_000  # Hz: telephone-band and below to studio rates
+
 
 def _soundfile() -> ModuleType:
     # soundfile loads libsndfile through cffi: a missing library is an OSError at import
@@ -64,6 +66,11 @@ def load(path: str | Path) -> torch.Tensor:
 def waveform_from_samples(samples: np.ndarray, rate: int,
                           path: str | Path | None = None) -> torch.Tensor:
     """Down-mix, validate and resample decoded samples ``[frames(, channels)]``."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        # a lying header: 1 Hz made a 4,000-frame clip 64M samples long (47 s to resample),
+        # 2^31 Hz asked for a 320 GiB filter (found by tests/test_fuzz_loaders.py)
+        raise MediaError(path, f"sample rate {rate:,} Hz is outside {MIN_RATE:,}-{MAX_RATE:,} "
+                               "Hz (corrupt header?)")
     mono = to_mono(samples)
     if mono.size == 0:
         raise MediaError(path, "contains no audio samples (0 frames)")

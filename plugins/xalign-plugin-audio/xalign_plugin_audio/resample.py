@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from math import gcd
+from fractions import Fraction
 
 import numpy as np
 from scipy.signal import resample_poly
 
 SAMPLE_RATE = 16_000  # DESIGN §2: every clip is mono 16 kHz before the fbank
+MAX_PHASES = 1000  # every common rate (8k … 768k) needs at most 441 (44.1 kHz: 160/441)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -25,13 +26,20 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE
 
     Polyphase filtering with a Kaiser-windowed sinc low-pass (scipy's
     ``resample_poly``): the anti-aliasing filter removes content above the new
-    Nyquist frequency, and the output has ``ceil(len * up / down)`` samples.
+    Nyquist frequency, and the output has ``ceil(len * up / down)`` samples, where
+    ``up / down`` is the exact rate ratio, or, when ``up`` or ``down`` would exceed
+    :data:`MAX_PHASES`, the closest ratio whose terms do not.
     """
     if orig_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {orig_rate}")
     samples = np.asarray(samples, dtype=np.float32)
     if orig_rate == target_rate or samples.size == 0:
         return samples
-    g = gcd(int(orig_rate), int(target_rate))
-    up, down = target_rate // g, orig_rate // g
+    ratio = Fraction(int(target_rate), int(orig_rate))
+    if max(ratio.numerator, ratio.denominator) > MAX_PHASES:
+        # an odd rate (767,999 Hz: 16000/767999) would need a filter of millions of taps
+        # (30 s, 1 GB); the nearest ratio with at most MAX_PHASES up and down is off by
+        # parts per million
+        ratio = ratio.limit_denominator(max(1, int(MAX_PHASES / max(ratio, 1))))
+    up, down = ratio.numerator, ratio.denominator
     return resample_poly(samples.astype(np.float64), up, down).astype(np.float32)
