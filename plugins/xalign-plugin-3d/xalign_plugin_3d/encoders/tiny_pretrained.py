@@ -73,5 +73,5 @@ def build_pretrained_tiny_encoder(source: str | Path | None = None) -> FrozenEnc
 PRETRAIN = PretrainSpec(
     modality="3d", encoder_id=ENCODER_ID, synthesize=synthesize, preprocess=preprocess,
     build=build_architecture, weights_dir=WEIGHTS_DIR,
-    config=PretrainConfig(steps=400, batch_size=32, lr=1e-3),
+    config=PretrainConfig(steps=300, batch_size=32, lr=1e-3),
 )
