@@ -15,6 +15,7 @@ from xalign.model import XAlignModel
 from xalign.projectors import ProjectorConfig, build_projector
 
 SMALL = ts.StageConfig(steps=3, batch_size=2, pairs_per_modality_pair=2, singles=4,
+                       modalities=("3d", "image"),
                        top_layers=1, lr=1e-2)
 
 

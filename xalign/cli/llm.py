@@ -16,6 +16,8 @@ def text_stage(
     steps: int = typer.Option(None, help="Training steps (default: the shipped stage's)."),
     threads: int = typer.Option(1, help="Torch threads; the shipped file was made with 1, "
                                         "which makes the result reproducible bit for bit."),
+    modality: list[str] = typer.Option(None, "--modality", "-m", help="Read the captions of "
+                                       "these modalities (default: every installed one)."),
 ) -> None:
     """Train the LoRA comparison stage of SmolLM2 on text only and write the adapters."""
     import dataclasses
@@ -27,11 +29,14 @@ def text_stage(
     from xalign.train.precision import choose_precision
 
     torch.set_num_threads(threads)
-    config = StageConfig() if steps is None else dataclasses.replace(StageConfig(), steps=steps)
+    config = dataclasses.replace(StageConfig(), modalities=tuple(sorted(modality or ())))
+    if steps is not None:
+        config = dataclasses.replace(config, steps=steps)
     precision = choose_precision("auto")
     typer.echo(precision.describe())
     llm = load_llm("smollm2")
-    path = train_stage(llm, config, out or SHIPPED, metrics_of=measure, log=typer.echo,
+    path = train_stage(llm, config, out or SHIPPED, log=typer.echo,
+                       metrics_of=lambda loaded: measure(loaded, modalities=config.modalities),
                        autocast=lambda: torch.autocast(
                            "cpu", dtype=torch.bfloat16, enabled=precision.autocast_cpu_bf16))
     typer.echo(f"wrote {path} (LLM state {llm.llm_id})")

@@ -53,6 +53,7 @@ class StageConfig:
     alpha: int = 16
     pairs_per_modality_pair: int = 40  # comparisons (balanced) per pair of modalities
     singles: int = 160  # one-input questions
+    modalities: tuple[str, ...] = ()  # whose captions it reads; () = every installed one
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     # adapters in the top layers only: below them autograd builds no graph (3× cheaper steps)
     top_layers: int = 10
@@ -200,35 +201,49 @@ def check_state(wanted: str, loaded_id: str) -> None:
 
 
 # -- data ----------------------------------------------------------------------------------
-def comparison_texts(records: Sequence[Any]) -> list[TextExample]:
-    """DisCRn records as text: each input's caption where its media tokens would go."""
+def comparison_texts(records: Sequence[Any], layout: str = "slots") -> list[TextExample]:
+    """DisCRn records as text, each input's caption either where its media tokens would go
+    (``slots``, as composed projectors are read) or written in the question (``inline``,
+    as the DisCRn caption baseline asks)."""
     from xalign.eval.discrn.records import INSTRUCTION
+    from xalign.eval.discrn.run import captions_inline
     from xalign.registry import get_registry
 
     registry = get_registry()
     out = []
     for ex in records:
         cues = tuple(registry.get(m).cue for m in ex.modalities)
-        out.append(TextExample(inputs=tuple(zip(cues, ex.captions, strict=True)),
-                               question=ex.question, answer=ANSWERS[ex.label],
+        if layout == "slots":
+            inputs, question = tuple(zip(cues, ex.captions, strict=True)), ex.question
+        elif layout == "inline":
+            inputs, question = (), captions_inline(cues, ex.captions, ex.question)
+        else:
+            raise ValueError(f"layout must be 'slots' or 'inline', got {layout!r}")
+        out.append(TextExample(inputs=inputs, question=question, answer=ANSWERS[ex.label],
                                preamble=INSTRUCTION))
     return out
 
 
-def comparison_examples(seed: int, per_pair: int) -> list[TextExample]:
+def comparison_examples(seed: int, per_pair: int, modalities: Sequence[str] = ()
+                        ) -> list[TextExample]:
     """DisCRn-style comparisons from the captions of the stage's own synthetic split."""
-    from xalign.eval.discrn.synth import synthetic_discrn
+    from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
+    from xalign.registry import get_registry
 
-    return comparison_texts(synthetic_discrn(per_pair=per_pair, seed=seed))
+    names = list(modalities) or get_registry().names()
+    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed)
+    return [text for i, record in enumerate(records)  # both layouts, alternately
+            for text in comparison_texts([record], ("slots", "inline")[i % 2])]
 
 
-def single_examples(seed: int, count: int) -> list[TextExample]:
+def single_examples(seed: int, count: int, modalities: Sequence[str] = ()
+                    ) -> list[TextExample]:
     """Questions about one described input, in the projectors' task formats."""
     from xalign.data.synthetic import SyntheticSource
     from xalign.registry import get_registry
 
     registry = get_registry()
-    names = registry.names()
+    names = list(modalities) or registry.names()
     out = []
     for i in range(count):
         modality = registry.get(names[i % len(names)])
@@ -245,8 +260,9 @@ def single_examples(seed: int, count: int) -> list[TextExample]:
 def stage_examples(config: StageConfig) -> list[TextExample]:
     """The stage's training texts: ``pairs_per_modality_pair`` comparisons per pair of
     installed modalities and ``singles`` one-input questions, shuffled."""
-    examples = comparison_examples(config.seed, per_pair=config.pairs_per_modality_pair)
-    examples += single_examples(config.seed, config.singles)
+    examples = comparison_examples(config.seed, config.pairs_per_modality_pair,
+                                   config.modalities)
+    examples += single_examples(config.seed, config.singles, config.modalities)
     random.Random(config.seed).shuffle(examples)
     return examples
 
@@ -295,24 +311,29 @@ def answers(loaded: LoadedLLM, examples: Sequence[TextExample], batch_size: int 
     return out
 
 
-def measure(loaded: LoadedLLM, per_pair: int = 12, seed: int = 0) -> float:
-    """Text-only comparison accuracy from the true captions of held-out DisCRn entities
-    (the evaluation split, ``seed`` 0), scored by the DisCRn answer matcher."""
+def measure(loaded: LoadedLLM, per_pair: int = 12, seed: int = 0,
+            modalities: Sequence[str] = ()) -> dict[str, float]:
+    """Text-only comparison accuracy from the true captions of held-out DisCRn entities (the
+    evaluation split, ``seed`` 0), in both layouts, scored by the DisCRn answer matcher."""
     from xalign.eval.discrn.score import default_words
-    from xalign.eval.discrn.synth import synthetic_discrn
+    from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
     from xalign.eval.matching import match_answer
+    from xalign.registry import get_registry
 
-    records = synthetic_discrn(per_pair=per_pair, seed=seed)
-    texts = comparison_texts(records)
-    said = answers(loaded, texts)
-    correct = [match_answer(a, r.label, (default_words(r.modalities[0]),
-                                         default_words(r.modalities[1]))).verdict == "correct"
-               for a, r in zip(said, records, strict=True)]
-    return sum(correct) / max(1, len(correct))
+    names = list(modalities) or get_registry().names()
+    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed)
+    out = {}
+    for layout in ("slots", "inline"):
+        said = answers(loaded, comparison_texts(records, layout))
+        right = [match_answer(a, r.label, (default_words(r.modalities[0]),
+                                           default_words(r.modalities[1]))).verdict == "correct"
+                 for a, r in zip(said, records, strict=True)]
+        out[f"comparison_{layout}"] = sum(right) / max(1, len(right))
+    return out
 
 
 def train_stage(loaded: LoadedLLM, config: StageConfig, out: Path,
-                metrics_of: Callable[[LoadedLLM], float] | None = None,
+                metrics_of: Callable[[LoadedLLM], dict[str, float]] | None = None,
                 log: Callable[[str], None] = print,
                 autocast: Callable[[], Any] = contextlib.nullcontext) -> Path:
     """Train the adapters on ``loaded``, merge them into it, and save them to ``out``.
@@ -324,7 +345,7 @@ def train_stage(loaded: LoadedLLM, config: StageConfig, out: Path,
     torch.manual_seed(config.seed)
     metrics = {"before": metrics_of(loaded)} if metrics_of else {}
     if metrics_of:
-        log(f"text-only comparison before the stage: {metrics['before']:.1%}")
+        log(f"text-only comparison before the stage: {metrics['before']}")
     model = loaded.model
     base_llm_id = loaded.llm_id
     wrapped = add_lora(model, config)
@@ -352,7 +373,7 @@ def train_stage(loaded: LoadedLLM, config: StageConfig, out: Path,
     model.eval()
     if metrics_of:
         metrics["after"] = metrics_of(loaded)
-        log(f"text-only comparison: {metrics['before']:.1%} before, {metrics['after']:.1%} after")
+        log(f"text-only comparison after the stage: {metrics['after']}")
     path = save_adapters(out, wrapped, config, base_llm_id, metrics)
     merge_lora(model, wrapped)
     for parameter in model.parameters():

@@ -14,6 +14,9 @@ parameter count equals that of the Q-Former projector with the same preset, widt
 K and instruction vocabulary (the paper matches the two baselines in parameters);
 r is an integer, so the count is within ``(K·(d_enc+1) + d_llm) / 2`` of the target.
 
+With ``head="vocab"`` each token is then snapped onto the LLM's word embeddings
+(:mod:`xalign.projectors.heads`), as the Q-Former's can be, for like-for-like ablations.
+
 Initialisation: ``nn.Linear``'s default, uniform in ±1/sqrt(fan_in) (the paper's
 "uniform init"; LAVIS uses the same default layer).
 """
@@ -27,6 +30,7 @@ from torch import nn
 
 from xalign.projectors.base import Projector
 from xalign.projectors.config import ProjectorConfig
+from xalign.projectors.heads import make_head
 
 
 def qformer_parameter_count(config: ProjectorConfig) -> int:
@@ -61,7 +65,9 @@ class LinearProjector(Projector):
         self.ln = nn.LayerNorm(config.feature_dim)
         width = config.hidden_dim if config.hidden_dim is not None else d_llm
         self.proj = nn.Linear(config.feature_dim, k * width)
-        self.llm_proj = nn.Linear(width, d_llm) if config.hidden_dim is not None else None
+        self.llm_proj = None
+        if config.hidden_dim is not None or config.head != "linear":
+            self.llm_proj = make_head(config.head, width, d_llm)
 
     def forward(
         self,

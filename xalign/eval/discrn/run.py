@@ -87,11 +87,18 @@ def text_only_example(p: Prepared) -> Example:
     return Example(media=[], instruction=p.example.question, preamble=INSTRUCTION)
 
 
+def captions_inline(cues: Sequence[str], captions: Sequence[str], question: str) -> str:
+    """The caption baseline's user text: one ``cue caption`` line per input, then the question
+    (the LLM's text stage trains on this layout too, :mod:`xalign.llm.text_stage`)."""
+    parts = [f"{cue.strip()} {caption.strip() or '(no caption)'}"
+             for cue, caption in zip(cues, captions, strict=True)]
+    return "\n".join([*parts, question])
+
+
 def caption_example(p: Prepared, cue: Callable[[str], str]) -> Example:
-    parts = [f"{cue(m).strip()} {c.strip() or '(no caption)'}"
-             for m, c in zip(p.example.modalities, p.example.baseline_captions, strict=True)]
-    return Example(media=[], instruction="\n".join([*parts, p.example.question]),
-                   preamble=INSTRUCTION)
+    cues = [cue(m) for m in p.example.modalities]
+    return Example(media=[], preamble=INSTRUCTION, instruction=captions_inline(
+        cues, p.example.baseline_captions, p.example.question))
 
 
 def builders(model: Any) -> dict[str, Callable[[Prepared], Example]]:
