@@ -27,14 +27,16 @@ def resolve(target: str) -> Any:
 
 
 class LazyCallable:
-    """A callable standing for ``target``; imports it on the first call."""
-
-    __slots__ = ("_function", "target")
+    """A callable standing for ``target``; imports it on the first call. It answers
+    ``__module__`` and ``__name__`` like the function it stands for (without importing it),
+    so code that asks which package a plugin's function comes from keeps working."""
 
     def __init__(self, target: str) -> None:
         if not _TARGET.match(target):
             raise ValueError(f"expected 'package.module:name', got {target!r}")
         self.target = target
+        self.__module__, _, self.__qualname__ = target.partition(":")
+        self.__name__ = self.__qualname__.rsplit(".", 1)[-1]
         self._function: Any = None
 
     def resolve(self) -> Any:
