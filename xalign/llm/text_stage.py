@@ -46,7 +46,7 @@ class StageConfig:
     """What the stage trains; written into the adapter file's metadata."""
 
     seed: int = 7             # the synthetic split's base seed (evaluation uses 0)
-    steps: int = 600
+    steps: int = 200
     batch_size: int = 8
     lr: float = 1e-3
     rank: int = 8
@@ -311,7 +311,7 @@ def answers(loaded: LoadedLLM, examples: Sequence[TextExample], batch_size: int 
     return out
 
 
-def measure(loaded: LoadedLLM, per_pair: int = 12, seed: int = 0,
+def measure(loaded: LoadedLLM, per_pair: int = 8, seed: int = 0,
             modalities: Sequence[str] = ()) -> dict[str, float]:
     """Text-only comparison accuracy from the true captions of held-out DisCRn entities (the
     evaluation split, ``seed`` 0), in both layouts, scored by the DisCRn answer matcher."""
