@@ -36,7 +36,8 @@ class RunFiles:
         self.main = acc.is_main_process
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
-        self.trackers = bool(recipe.log_with)
+        self.trackers = bool(recipe.report_to)
+        self._trackers_open = False
 
     def skip_path(self, rank: int) -> Path:
         return self.run_dir / ("skipped.jsonl" if rank == 0 else f"skipped-rank{rank}.jsonl")
@@ -54,6 +55,7 @@ class RunFiles:
         if self.trackers:
             self.acc.init_trackers(self.recipe.name or self.recipe.modality,
                                    config=_flat(self.recipe.model_dump(mode="json")))
+            self._trackers_open = True
         self.acc.wait_for_everyone()
 
     def resume(self, step: int) -> None:
@@ -62,14 +64,22 @@ class RunFiles:
             self.metrics.truncate_after(step)
         if self.trackers:
             self.acc.init_trackers(self.recipe.name or self.recipe.modality)
+            self._trackers_open = True
 
     def log(self, record: dict[str, Any]) -> None:
         if self.main:
             self.metrics.write(record)
-        if self.trackers:
+        if self._trackers_open:
             scalars = {k: v for k, v in record.items()
-                       if isinstance(v, (int, float)) and k != "step"}
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and k != "step"}
             self.acc.log(scalars, step=record["step"])
+
+    def close_trackers(self) -> None:
+        """Flush and close the experiment trackers (at the end, or when interrupted)."""
+        if self._trackers_open:
+            self.acc.end_training()
+            self._trackers_open = False
 
     def has_checkpoint(self, step: int) -> bool:
         return any(s == step for s, _ in list_checkpoints(self.run_dir))
@@ -106,8 +116,7 @@ class RunFiles:
     def finish(self, projector: Any, result: Any, llm: Any = None) -> None:
         """Final projector (and tuned LLM), summary, plot and model card."""
         self.acc.wait_for_everyone()
-        if self.trackers:
-            self.acc.end_training()
+        self.close_trackers()
         if not self.main:
             return
         self.merge_skips()

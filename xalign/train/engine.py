@@ -10,6 +10,7 @@ DESIGN §3. See docs/training.md for checkpoints, resume, bad data and NaN handl
 from __future__ import annotations
 
 import contextlib
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,9 @@ from xalign.errors import XalignError
 from xalign.train.batches import BatchPlan, SkipLog, fetch, item_id
 from xalign.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from xalign.train.evaluate import RankingResult, ranking_accuracy
+from xalign.train.interrupt import StopSignals, TrainingInterrupted, signal_name
 from xalign.train.precision import PrecisionChoice, choose_precision
-from xalign.train.progress import TrainProgress
+from xalign.train.progress import ProgressSet, RunProgress, StageClock
 from xalign.train.recipe import Recipe
 from xalign.train.schedule import WarmupCosine
 
@@ -55,8 +57,10 @@ class TrainModule(nn.Module):
 
 def check_trainable(model: Any, module: TrainModule, tune_llm: bool) -> int:
     """Assert that exactly the intended parameters train; returns their count."""
-    projector_params = [p for p in module.projectors.parameters()]
-    if not projector_params or not all(p.requires_grad for p in projector_params):
+    fixed = {f"{name}.{key}" for name, projector in module.projectors.items()
+             for key in projector.frozen_by_design()}
+    projector_params = [(n, p) for n, p in module.projectors.named_parameters() if n not in fixed]
+    if not projector_params or not all(p.requires_grad for _, p in projector_params):
         raise TrainError("every projector parameter must be trainable")
     llm_trainable = [n for n, p in model.llm.model.named_parameters() if p.requires_grad]
     if llm_trainable and not tune_llm:
@@ -93,7 +97,7 @@ class RunResult:
     run_dir: Path
     steps: int
     final_loss: float
-    seconds: float
+    seconds: float  # wall time from start (recipe in hand) to finish, set-up included
     skipped: int = 0
     val: dict[str, Any] | None = None
     test: dict[str, Any] | None = None
@@ -108,9 +112,13 @@ class Trainer:
 
     def __init__(self, recipe: Recipe, model: Any, train_set: Any, run_dir: Path, *,
                  val_set: Any = None, test_set: Any = None, accelerator: Any = None,
-                 console: Any = None, show_progress: bool = True) -> None:
+                 console: Any = None, show_progress: bool = True,
+                 started: float | None = None, progress_plain: bool | None = None) -> None:
         from xalign.train.artifacts import RunFiles
 
+        # ``started``: perf_counter() when the run began (before the LLM loaded), so that
+        # the wall time and the set-up stage cover everything
+        self.clock = StageClock(started)
         self.recipe, self.model, self.train_set = recipe, model, train_set
         self.val_set, self.test_set = val_set, test_set
         self.precision = choose_precision(recipe.mixed_precision)
@@ -121,6 +129,10 @@ class Trainer:
             console.print(f"[yellow]warning:[/] {warning}")
         self.files = RunFiles(Path(run_dir), recipe, self.acc)
         self.console, self.show_progress = console, show_progress
+        self.progress = RunProgress(console, enabled=show_progress and self.acc.is_main_process,
+                                    plain=progress_plain)
+        self.stop = StopSignals()
+        self.resumed_at: int | None = None
         self.tune_llm = recipe.llm.tune != "frozen"
         self.module = TrainModule(model, self.tune_llm)
         self.trainable = check_trainable(model, self.module, self.tune_llm)
@@ -174,31 +186,111 @@ class Trainer:
         rank = self.acc.process_index
         self.skips.load_state_dict(skips[rank] if rank < len(skips) else [])
         self.files.resume(self.step)
+        self.resumed_at = self.step
         self._say(f"resumed from {folder} at step {self.step}")
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, resume: Path | None = None) -> RunResult:
-        """Train to the end (or continue from ``resume``) and write every artifact."""
-        started = time.perf_counter()
-        self._prepare(resume)
+        """Train to the end (or continue from ``resume``) and write every artifact.
+
+        SIGINT / SIGTERM stop it at the next step with a checkpoint and the resume
+        command (:class:`~xalign.train.interrupt.TrainingInterrupted`, exit 130 / 143).
+        """
+        self.clock.add("set-up", time.perf_counter() - self.clock.started)
+        with self.stop, self.progress:
+            try:
+                with self.clock.stage("set-up"):
+                    self._prepare(resume)
+                with self.clock.stage("featurise"):
+                    self._featurise()
+                with self.clock.stage("train"):
+                    self._train_loop()
+                return self._finish()
+            except TrainingInterrupted:
+                raise
+            except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint, but say what is there
+                self._say_resume(signal_name(2), self.files.latest_checkpoint())
+                raise
+
+    def _train_loop(self) -> None:
         ckpt = self.recipe.checkpoint
-        enabled = self.show_progress and self.acc.is_main_process
-        with TrainProgress(self.total, self.step, f"{self.recipe.modality}",
-                           self.console, enabled) as bar:
-            self.bar = bar
-            while self.step < self.total:
-                tick = time.perf_counter()
-                loss, samples = self._train_step()
-                self.step += 1
-                self._record(loss, samples, time.perf_counter() - tick)
-                if ckpt.every and self.step % ckpt.every == 0 and self.step < self.total:
-                    self.save()
-                if self.recipe.eval.every and self.step % self.recipe.eval.every == 0 \
-                        and self.step < self.total:
-                    self.validate()
+        self.progress.start("training", self.total, self.step)
+        while self.step < self.total:
+            tick = time.perf_counter()
+            loss, samples = self._train_step()
+            self.step += 1
+            self._record(loss, samples, time.perf_counter() - tick)
+            signum = self._agreed_stop()
+            if signum:
+                self._interrupt(signum, collective=True)
+            if ckpt.every and self.step % ckpt.every == 0 and self.step < self.total:
+                self.save()
+            if self.recipe.eval.every and self.step % self.recipe.eval.every == 0 \
+                    and self.step < self.total:
+                self.validate()
+                self.progress.start("training", self.total, self.step)
+        self.progress.finish()
         if self.step > 0 and not self.files.has_checkpoint(self.step):
             self.save()
-        return self._finish(time.perf_counter() - started)
+
+    def _featurise(self) -> None:
+        """Compute (or find cached) every training item's features before the first step.
+
+        Only with the feature cache: the steps then read them back bit for bit, so this
+        moves the encoder's time out of the first epoch into a stage of its own, with
+        progress. A bad file is left for the step that meets it to record as skipped.
+        """
+        from xalign.errors import MediaError
+
+        data = self.train_set
+        cache = getattr(data, "cache", None)
+        if cache is None or cache.train_views == 0 or not hasattr(data, "set_epoch"):
+            return
+        data.set_epoch(0)
+        mine = range(self.acc.process_index, len(data), self.world)  # a shard per process
+        self.progress.start("featurising", len(mine))
+        for done, index in enumerate(mine, 1):
+            self._local_stop()
+            with contextlib.suppress(MediaError):
+                data[index]
+            self.progress.update(done)
+        self.progress.finish()
+        self.acc.wait_for_everyone()
+
+    # -- stopping on a signal --------------------------------------------------------------
+    def _agreed_stop(self) -> int:
+        """The signal to stop on, the same on every process (0: go on)."""
+        signum = self.stop.requested or 0
+        if self.world > 1:
+            signum = int(self.acc.reduce(torch.tensor(signum, device=self.acc.device), "max"))
+        return signum
+
+    def _local_stop(self) -> None:
+        """Outside the step loop (featurising, evaluating): stop as soon as asked."""
+        if self.stop.requested:
+            self._interrupt(self.stop.requested, collective=self.world == 1)
+
+    def _interrupt(self, signum: int, collective: bool) -> None:
+        """Checkpoint (when every process can join in), say how to resume, and exit."""
+        self.progress.finish()
+        checkpoint = self.files.latest_checkpoint()
+        if collective and hasattr(self, "opt") and not self.files.has_checkpoint(self.step):
+            checkpoint = self.save()
+        self.files.close_trackers()
+        command = self._say_resume(signal_name(signum), checkpoint)
+        raise TrainingInterrupted(signum, checkpoint, command)
+
+    def _say_resume(self, name: str, checkpoint: Path | None) -> str | None:
+        command = None
+        if checkpoint is not None:
+            command = f"xalign train --resume {shlex.quote(str(self.files.run_dir))}"
+            self._say(f"interrupted by {name} at step {self.step}/{self.total}; checkpoint: "
+                      f"{checkpoint}\nresume with: {command}", markup=False)
+        else:
+            self._say(f"interrupted by {name} before any checkpoint was written; nothing to "
+                      "resume (cached features are kept): run the same command again",
+                      markup=False)
+        return command
 
     def _train_step(self) -> tuple[float, int]:
         accum = self.recipe.schedule.grad_accum
@@ -268,15 +360,15 @@ class Trainer:
         w["n"] += 1
         w["samples"] += samples
         w["seconds"] += seconds
+        mean, sps = w["loss"] / w["n"], w["samples"] / max(w["seconds"], 1e-9)
+        lr = self.scheduler.lr_for(self.optimizer.param_groups[0]["peak_lr"], self.step - 1)
+        self.progress.update(self.step, loss=mean, lr=lr, sps=sps)  # the window so far
         every = self.recipe.schedule.log_every
         if self.step % every and self.step != self.total:
             return
-        mean, sps = w["loss"] / w["n"], w["samples"] / max(w["seconds"], 1e-9)
-        lr = self.scheduler.lr_for(self.optimizer.param_groups[0]["peak_lr"], self.step - 1)
         record = {"step": self.step, "loss": mean, "lr": lr, "samples_per_s": sps,
                   "epoch": self.plan.cursor.epoch, "skipped": self.skips.count}
         self.files.log(record)
-        self.bar.update(self.step, loss=mean, lr=lr, sps=sps)
         self.last_loss, self.last_sps = mean, sps
         self.window = {"loss": 0.0, "n": 0.0, "samples": 0.0, "seconds": 0.0}
 
@@ -296,9 +388,8 @@ class Trainer:
         """Ranking accuracy on the val split (main process); keeps the best projector."""
         result = None
         if self.val_set is not None and self.acc.is_main_process:
-            result = ranking_accuracy(self.model, self.val_set)
+            result = self._evaluate("val", self.val_set)
             self.files.log({"step": self.step, **result.as_dict("val_")})
-            self.bar.update(self.step, val=f"val {result.accuracy:.0%}")
             if result.accuracy > self.best_acc:
                 self.best_acc, self.best_step = result.accuracy, self.step
                 self.files.save_best(self.model.projectors[self.recipe.modality], self.step,
@@ -306,14 +397,26 @@ class Trainer:
         self.acc.wait_for_everyone()
         return result
 
-    def _finish(self, seconds: float) -> RunResult:
+    def _evaluate(self, split: str, dataset: Any) -> RankingResult:
+        """Ranking accuracy on ``dataset``, with progress, timed as the evaluate stage."""
+        with self.clock.stage("evaluate"):
+            self.progress.start(f"evaluating {split}", len(dataset))
+            result = ranking_accuracy(self.model,
+                                      ProgressSet(dataset, self.progress, self._local_stop))
+            self.progress.finish()
+        self.progress.message(f"step {self.step}: {split} accuracy {result.accuracy:.1%} "
+                              f"(chance {result.chance:.1%}, {result.n} items)")
+        return result
+
+    def _finish(self) -> RunResult:
         val = self.validate() if self.val_set is not None else None
         test = None
         if self.test_set is not None and self.acc.is_main_process:
-            test = ranking_accuracy(self.model, self.test_set)
+            test = self._evaluate("test", self.test_set)
             self.files.log({"step": self.step, **test.as_dict("test_")})
+        stages = {k: round(v, 2) for k, v in self.clock.seconds.items()}
         result = RunResult(
-            run_dir=self.files.run_dir, steps=self.step, seconds=seconds,
+            run_dir=self.files.run_dir, steps=self.step, seconds=self.clock.total(),
             final_loss=getattr(self, "last_loss", float("nan")),
             skipped=self.skips.count, val=val.as_dict() if val else None,
             test=test.as_dict() if test else None, best_step=self.best_step,
@@ -323,6 +426,7 @@ class Trainer:
                    "warmup": self.scheduler.warmup,
                    "precision": self.precision.label,
                    "precision_reason": self.precision.reason,
+                   "stage_seconds": stages, "resumed_at_step": self.resumed_at,
                    "num_tokens": self.model.projectors[self.recipe.modality].config.num_tokens})
         self.files.finish(self.model.projectors[self.recipe.modality], result,
                           self.model.llm if self.tune_llm else None)
@@ -343,9 +447,9 @@ class Trainer:
 
         return list(gather_object([h.hexdigest()[:16]]))
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, markup: bool = True) -> None:
         if self.acc.is_main_process and self.console is not None:
-            self.console.print(message)
+            self.console.print(message, markup=markup, highlight=markup, soft_wrap=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -392,9 +496,11 @@ def make_accelerator(recipe: Recipe, run_dir: Path | None = None,
     training several recipes, as ``make demo`` does, must not pin)."""
     from accelerate import Accelerator
 
+    from xalign.train.trackers import check_trackers
+
     precision = precision or choose_precision(recipe.mixed_precision)
     cuda = precision.device == "cuda"
     return Accelerator(cpu=not cuda,
                        mixed_precision=precision.mode if cuda else "no",
-                       log_with=list(recipe.log_with) or None,
+                       log_with=check_trackers(recipe.report_to) or None,
                        project_dir=str(run_dir) if run_dir is not None else None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -213,7 +213,10 @@ class Recipe(StrictModel):
     max_bad_fraction: Annotated[float, Field(ge=0, le=1)] = 0.01
     # auto: bf16 only where it is fast (xalign/train/precision.py); no = fp32; fp16: GPU only
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    log_with: list[Literal["tensorboard", "trackio"]] = Field(default_factory=list)
+    # experiment trackers through accelerate (xalign/train/trackers.py); `log_with`: old name
+    report_to: list[Literal["tensorboard", "trackio", "wandb", "mlflow", "comet_ml", "aim",
+                            "clearml", "dvclive", "swanlab"]] = Field(
+        default_factory=list, validation_alias=AliasChoices("report_to", "log_with"))
     output_dir: str | None = None  # None: runs/<modality>-<timestamp>
 
     @field_validator("mixed_precision", mode="before")
@@ -224,3 +227,8 @@ class Recipe(StrictModel):
                                                                             "float32")):
             return "no"
         return value
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value  # report_to: tensorboard

@@ -44,6 +44,18 @@ class MetricsLog:
 
 def plot_metrics(records: list[dict[str, Any]], path: Path, title: str = "") -> Path | None:
     """Loss and learning rate against step (and validation accuracy when present) as a PNG."""
+    fig = metrics_figure(records, title)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def metrics_figure(records: list[dict[str, Any]], title: str = "") -> Any:
+    """The figure :func:`plot_metrics` saves (``None`` without any training record)."""
     train = [r for r in records if "loss" in r and math.isfinite(r["loss"])]
     if not train:
         return None
@@ -62,16 +74,27 @@ def plot_metrics(records: list[dict[str, Any]], path: Path, title: str = "") -> 
     axes[1].ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     if val:
         axes[2].plot([r["step"] for r in val], [r["val_accuracy"] for r in val], "o-")
-        axes[2].plot([r["step"] for r in val], [r["val_chance"] for r in val], "--",
-                     color="grey", label="chance")
-        axes[2].set(xlabel="step", ylabel="accuracy", ylim=(0, 1), title="validation")
+        # chance depends on the questions only: one level across the whole run (a single
+        # end-of-run validation would otherwise be one point, which a dashed line never draws)
+        axes[2].axhline(val[-1]["val_chance"], ls="--", color="grey", label="chance")
+        axes[2].set(xlabel="step", ylabel="accuracy", ylim=(0, 1), title="validation",
+                    xlim=(0, max(steps[-1], val[-1]["step"]) * 1.02 or 1))
         axes[2].legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
+
+
+def _times(summary: dict[str, Any]) -> str:
+    """``"312 s from start to finish (set-up 20 s, featurise 15 s, train 250 s, …)"``."""
+    text = f"{summary.get('seconds', 0):.0f} s from start to finish"
+    stages = summary.get("stage_seconds") or {}
+    if stages:
+        text += " (" + ", ".join(f"{k} {v:.0f} s" for k, v in stages.items()) + ")"
+    if summary.get("resumed_at_step") is not None:
+        text += f", this session only: resumed at step {summary['resumed_at_step']}"
+    return text
 
 
 def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
@@ -99,7 +122,7 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
         f"- precision: {summary.get('precision', '?')} ({summary.get('precision_reason', '')})",
         f"- final training loss: {summary.get('final_loss', float('nan')):.4f}",
         f"- skipped items (bad media): {summary.get('skipped', 0)}",
-        f"- wall time: {summary.get('seconds', 0):.0f} s",
+        f"- wall time: {_times(summary)}",
     ]
     for split in ("val", "test"):
         result = summary.get(split)

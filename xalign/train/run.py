@@ -30,6 +30,7 @@ def train_recipe(recipe: Recipe, run_dir: Path | None = None, *, resume: Path | 
     """
     from xalign.train.build import build_components
 
+    started = time.perf_counter()  # the model card's wall time covers loading too
     if run_dir is None:
         if resume is not None:
             resume = Path(resume)
@@ -42,7 +43,7 @@ def train_recipe(recipe: Recipe, run_dir: Path | None = None, *, resume: Path | 
     parts = build_components(recipe, llm=llm)
     trainer = Trainer(recipe, parts.model, parts.train_set, Path(run_dir),
                       val_set=parts.val_set, test_set=parts.test_set, accelerator=accelerator,
-                      console=console, show_progress=show_progress)
+                      console=console, show_progress=show_progress, started=started)
     return trainer.fit(resume=resume)
 
 

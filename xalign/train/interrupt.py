@@ -1,0 +1,58 @@
+"""Ctrl-C and SIGTERM during training: finish the step, checkpoint, say how to resume, exit.
+
+The handler only records the signal; the trainer stops at the next step boundary (or at
+the next item of featurising / evaluation), writes a checkpoint, prints the command that
+resumes the run and raises :class:`TrainingInterrupted`, a ``SystemExit`` with the
+conventional status 128 + signal (130 for SIGINT, 143 for SIGTERM). A second Ctrl-C while
+the checkpoint is written stops at once (``KeyboardInterrupt``).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+
+class TrainingInterrupted(SystemExit):
+    """A run stopped by a signal: ``code`` is 128 + the signal number."""
+
+    def __init__(self, signum: int, checkpoint: Path | None = None,
+                 resume_command: str | None = None) -> None:
+        super().__init__(128 + signum)
+        self.signum, self.checkpoint, self.resume_command = signum, checkpoint, resume_command
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class StopSignals:
+    """``with StopSignals() as stop:`` … ``stop.requested`` holds the first signal received."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.requested = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
