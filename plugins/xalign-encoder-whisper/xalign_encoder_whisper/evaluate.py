@@ -141,6 +141,63 @@ def evaluate_whisper(name: str, samples: list[Any]) -> dict[str, Any]:
     }
 
 
+def probe(encoder_ids: Sequence[str], recipe: Path, size: int, folds: int = 5
+          ) -> list[dict[str, Any]]:
+    """Linear probe (no LLM): how well each attribute reads off each encoder's frozen features.
+
+    The ``size`` training items of ``recipe`` (spoken world, train split) are featurised
+    through the recipe's feature cache (a run of the recipe has filled it); features are
+    pooled (mean and max over frames and tokens), standardised, and a multinomial logistic
+    regression is scored by stratified ``folds``-fold cross-validation (held-out items).
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from xalign.data.dataset import FeatureDataset
+    from xalign.data.synthetic import SyntheticSource
+    from xalign.registry import get_modality
+    from xalign.train.build import build_encoder, feature_cache
+    from xalign.train.recipe_io import load_recipe
+
+    out = []
+    for encoder_id in encoder_ids:
+        spec = load_recipe(recipe, [f"encoder.source={encoder_id}", f"data.sources.0.size={size}"])
+        modality = get_modality(spec.modality)
+        encoder = build_encoder(modality, spec)
+        source = SyntheticSource(modality, "train", size=size, seed=spec.seed)
+        dataset = FeatureDataset(source, {modality.name: encoder},
+                                 cache=feature_cache(spec, encoder), train=True)
+        start = time.perf_counter()
+        pooled, labels = [], []
+        for i in range(size):
+            sample = source.sample(i)
+            f = dataset.features(modality.name, sample.raw).float().flatten(0, 1)  # [F·T, d]
+            pooled.append(_pool(f))
+            labels.append(dict(sample.attributes))
+        stats = dataset.cache.stats() if dataset.cache is not None else {}
+        x = np.stack(pooled)
+        per_attribute = {}
+        for attribute in ATTRIBUTES:
+            y = np.array([lab[attribute] for lab in labels])
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+            cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+            per_attribute[attribute] = float(cross_val_score(model, x, y, cv=cv).mean())
+        out.append({"encoder": encoder_id, "items": size, "feature_s": time.perf_counter() - start,
+                    "cache": stats, "per_attribute": per_attribute,
+                    "mean": sum(per_attribute.values()) / len(per_attribute)})
+    return out
+
+
+def _pool(features: Any) -> Any:
+    """``[tokens, d]`` -> mean and max over the tokens, concatenated (numpy)."""
+    import numpy as np
+
+    return np.concatenate([features.mean(0).numpy(), features.amax(0).numpy()])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--projector", type=Path, action="append", default=[])
@@ -148,7 +205,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the runs' recipe seed")
     parser.add_argument("--whisper", default="whisper-base", help="ceiling ('' to skip)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--probe", default="", help="comma-separated encoder ids: linear probe "
+                        "on cached training features instead of the projector evaluation")
+    parser.add_argument("--recipe", type=Path, default=Path("recipes/whisper-base-speech.yaml"))
     args = parser.parse_args(argv)
+    if args.probe:
+        rows = probe(args.probe.split(","), args.recipe, args.size)
+        print(f"{'encoder':<16} {'mean':>6}  per attribute (5-fold CV, chance 17%)")
+        for r in rows:
+            per = ", ".join(f"{a} {v:.0%}" for a, v in r["per_attribute"].items())
+            print(f"{r['encoder']:<16} {r['mean']:>6.1%}  {per}  (cache {r['cache']}, "
+                  f"{r['feature_s']:.0f} s)")
+        if args.out:
+            args.out.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        return
     samples = test_items(args.size, args.seed)
     results = []
     if args.projector:
