@@ -92,7 +92,7 @@ def results_table(results: dict[str, Any], seconds: float) -> Table:
     table = Table(title=f"Held-out attribute accuracy of the tiny projectors "
                         f"(closed-vocabulary ranking; {seconds / 60:.1f} min in all)")
     for column in ("modality", "test accuracy", "chance", "questions", "attributes",
-                   "train time", "run"):
+                   "wall time", "run"):
         table.add_column(column)
     for name, result in results.items():
         test = result.test or {}
