@@ -42,7 +42,7 @@ def test_modality_fields_and_featurize_a_written_item(tmp_path: Path) -> None:
     assert set(modality.extensions) == {".ply", ".pcd", ".obj", ".off", ".npy", ".npz", ".xyz",
                                         ".txt"}
     assert modality.encoder == "tiny"
-    assert [e.id for e in plugin.ENCODERS] == ["tiny", "ulip2-pointbert"]
+    assert [e.id for e in plugin.ENCODERS] == ["tiny", "tiny-designed", "ulip2-pointbert"]
     encoder = plugin.ENCODERS[0].instantiate()
     assert encoder.feature_dim == plugin.ENCODERS[0].feature_dim == 256
     sample = modality.synthesize(3)
@@ -51,7 +51,7 @@ def test_modality_fields_and_featurize_a_written_item(tmp_path: Path) -> None:
     path = modality.write(sample.raw, tmp_path / "item")
     assert modality.accepts(path)
     features = featurize_file(modality, encoder, path)
-    assert features.shape == (1, 2, 256) and features.isfinite().all()
+    assert features.shape == (1, 8, 256) and features.isfinite().all()
 
 
 def test_featurize_file_names_a_bad_file(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def encoder() -> FrozenEncoder:
-    return get_registry().build_encoder("3d")
+    return get_registry().build_encoder("3d", "tiny-designed")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_same_weights_on_every_build_and_rng_untouched(encoder, batch):
     torch.manual_seed(123)
     expected = torch.rand(1)
     torch.manual_seed(123)
-    other = get_registry().build_encoder("3d", "tiny")
+    other = get_registry().build_encoder("3d", "tiny-designed")
     assert torch.equal(torch.rand(1), expected)  # building did not consume the caller's RNG
     for (name, a), (_, b) in zip(encoder.state_dict().items(), other.state_dict().items(),
                                  strict=True):
@@ -83,7 +83,7 @@ def _timed(fn) -> float:
 def test_builds_from_the_id_it_records():
     """A trained projector records the encoder's id (older releases: TINY_ID); the core
     rebuilds the encoder from it."""
-    assert get_registry().build_encoder("3d", TINY_ID).encoder_id == "tiny"
+    assert get_registry().build_encoder("3d", TINY_ID).encoder_id == "tiny-designed"
 
 
 def test_geometry_histogram_ignores_scale_and_turns():

@@ -26,8 +26,8 @@ def test_registers_through_its_entry_point() -> None:
     assert (audio.cue, audio.frames, audio.encoder) == (" audio: ", 2, "tiny")
     assert {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".mp4"} <= set(audio.extensions)
     assert audio.accepts("clip.FLAC") and not audio.accepts("clip.png")
-    assert [e.id for e in registry.encoders_for("audio")] == ["tiny", "ast", "beats", "clap",
-                                                                "whisper"]
+    assert [e.id for e in registry.encoders_for("audio")] == [
+        "tiny", "ast", "beats", "clap", "tiny-designed", "whisper"]
     assert registry.encoder("audio").feature_dim == 256
     assert set(audio.attributes) == {"kind", "pitch", "loudness", "count"}
 
@@ -51,7 +51,7 @@ def test_end_to_end_from_a_synthetic_file(tmp_path: Path) -> None:
     assert path.suffix == ".flac"
     encoder = TINY.instantiate()
     features = featurize_file(MODALITY, encoder, path)
-    assert features.shape == (2, 3, 256)
+    assert features.shape == (2, 8, 256)
     assert torch.isfinite(features).all()
     direct = featurize(MODALITY, encoder, sample.raw)
     # FLAC stores 16-bit samples: quantisation noise shifts the quietest bands a little

@@ -21,13 +21,16 @@ OLD_IDS = {"image": "xalign-image-tiny-2", "video": "xalign-video-tiny-2",
 
 @pytest.mark.parametrize("name", ["image", "video", "audio", "3d"])
 def test_recorded_ids_resolve_to_the_tiny_encoder(name: str) -> None:
+    """"tiny" is the pretrained default; the designed encoder of earlier releases is kept as
+    "tiny-designed", and the ids those releases recorded resolve to it."""
     registry = get_registry()
-    tiny = registry.encoder(name, "tiny")
-    for encoder_id in ("tiny", OLD_IDS[name]):
+    designed = registry.resolve(name, OLD_IDS[name])[0].id  # "tiny-designed" once replaced
+    for encoder_id, registered in (("tiny", "tiny"), (OLD_IDS[name], designed)):
+        tiny = registry.encoder(name, registered)
         config = ProjectorConfig(kind="linear", modality=name, feature_dim=tiny.feature_dim,
                                  llm_dim=8, num_tokens=1, encoder_id=encoder_id)
         encoders = build_encoders({name: build_projector(config)})
-        assert encoders[name].spec is tiny and encoders[name].encoder_id == "tiny"
+        assert encoders[name].spec is tiny and encoders[name].encoder_id == registered
 
 
 @pytest.mark.parametrize(("name", "kind"), [("audio", "linear"), ("3d", "mlp")])
@@ -35,11 +38,11 @@ def test_a_projector_saved_by_the_previous_release_loads(name: str, kind: str) -
     """tests/data/projectors_v0 was written by the code before this redesign (git 652bcfb)."""
     projector = load_projector(OLD / name, llm_dim=64)
     assert projector.config.kind == kind and projector.config.encoder_id == OLD_IDS[name]
-    saved = torch.load(OLD / f"{name}_io.pt")
+    saved = torch.load(OLD / f"{name}_io.pt", weights_only=True)
     with torch.no_grad():
         assert torch.equal(projector(saved["input"], None, None), saved["output"])
     encoder = build_encoders({name: projector})[name]
-    assert encoder.spec.key == f"{name}/tiny" and encoder.feature_dim == 256
+    assert encoder.spec.key == f"{name}/tiny-designed" and encoder.feature_dim == 256
 
 
 def test_older_pretrained_ids_carry_their_weights() -> None:

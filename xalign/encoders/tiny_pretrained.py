@@ -11,6 +11,7 @@ safetensors inside the plugin.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -83,9 +84,15 @@ def load_weights(module: nn.Module, folder: str | Path) -> nn.Module:
     return module
 
 
-def build_frozen(module: TokenEncoder, folder: str | Path, encoder_id: str) -> FrozenEncoder:
-    """``module`` with the weights of ``folder``, frozen. The id gets the weights' short
-    SHA-256, so that a feature cache or a projector never mixes two trainings."""
+def build_frozen(build: Callable[[], TokenEncoder], folder: str | Path, encoder_id: str
+                 ) -> FrozenEncoder:
+    """``build()`` with the weights of ``folder``, frozen. The id gets the weights' short
+    SHA-256, so that a feature cache or a projector never mixes two trainings. Building
+    leaves the caller's random state as it was (the initial weights are overwritten)."""
+    from xalign.encoders.tiny import seeded
+
+    with seeded(0):
+        module = build()
     load_weights(module, folder)
     digest = hashlib.sha256((Path(folder) / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
     return FrozenEncoder(module, module.dim, f"{encoder_id}@{digest}")

@@ -34,10 +34,18 @@ MODALITY = Modality(
 
 ENCODERS = (
     Encoder(id="tiny", modality="3d", family="tiny",
+            build=lazy("xalign_plugin_3d.encoders.tiny_pretrained:"
+                       "build_pretrained_tiny_encoder"),
+            preprocess=POINTS, feature_dim=256, tokens_per_frame=8, stand_in=True,
+            aliases=("xalign-3d-tiny-pretrained-1",),
+            description="pretrained on the synthetic world (media-caption contrastive, "
+                        "one objective for every modality): the default"),
+    Encoder(id="tiny-designed", modality="3d", family="tiny",
             build=lazy("xalign_plugin_3d.encoders.tiny:build_tiny_encoder"),
             preprocess=POINTS, feature_dim=256, tokens_per_frame=2, stand_in=True,
             aliases=("xalign-3d-tiny-3",),
-            description="seeded voxel-cell transformer, pooled, plus a local-geometry token"),
+            description="opt-in baseline, designed for the synthetic attributes: "
+                        "seeded voxel-cell transformer, pooled, plus a local-geometry token"),
     Encoder(id="ulip2-pointbert", modality="3d", family="ulip2-pointbert",
             build=lazy("xalign_plugin_3d.encoders:build_pointbert_encoder"),
             preprocess=POINTS, feature_dim=512, tokens_per_frame=None,

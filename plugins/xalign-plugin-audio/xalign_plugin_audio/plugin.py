@@ -35,10 +35,18 @@ MODALITY = Modality(
 
 ENCODERS = (
     Encoder(id="tiny", modality="audio", family="tiny",
+            build=lazy("xalign_plugin_audio.encoders.tiny_pretrained:"
+                       "build_pretrained_tiny_encoder"),
+            preprocess=FBANK_WINDOWS, feature_dim=256, tokens_per_frame=8, stand_in=True,
+            aliases=("xalign-audio-tiny-pretrained-1",),
+            description="pretrained on the synthetic world (media-caption contrastive, "
+                        "one objective for every modality): the default"),
+    Encoder(id="tiny-designed", modality="audio", family="tiny",
             build=lazy("xalign_plugin_audio.encoders.tiny:build_tiny_encoder"),
             preprocess=FBANK_WINDOWS, feature_dim=256, tokens_per_frame=3, stand_in=True,
             aliases=("xalign-audio-tiny-3",),
-            description="seeded fbank-patch transformer: pool, flux and onset-count tokens"),
+            description="opt-in baseline, designed for the synthetic attributes: "
+                        "seeded fbank-patch transformer: pool, flux and onset-count tokens"),
     Encoder(id="beats", modality="audio", family="beats",
             build=lazy("xalign_plugin_audio.encoders.beats:build_beats_encoder"),
             preprocess=FBANK_WINDOWS, feature_dim=768, tokens_per_frame=256,

@@ -67,7 +67,7 @@ def build_architecture() -> TokenEncoder:
 def build_pretrained_tiny_encoder(source: str | Path | None = None) -> FrozenEncoder:
     """``Tensor[N, 8192, 3]`` -> ``Tensor[N, 8, 256]``; ``source``: a folder with
     ``model.safetensors`` (default: the shipped weights)."""
-    return build_frozen(build_architecture(), source or WEIGHTS_DIR, ENCODER_ID)
+    return build_frozen(build_architecture, source or WEIGHTS_DIR, ENCODER_ID)
 
 
 PRETRAIN = PretrainSpec(

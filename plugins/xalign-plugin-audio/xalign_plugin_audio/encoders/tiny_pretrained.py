@@ -55,7 +55,7 @@ def build_architecture() -> TokenEncoder:
 def build_pretrained_tiny_encoder(source: str | Path | None = None) -> FrozenEncoder:
     """``Tensor[N, 512, 128]`` (one fbank window per row) -> ``Tensor[N, 8, 256]``; ``source``:
     a folder with ``model.safetensors`` (default: the shipped weights)."""
-    return build_frozen(build_architecture(), source or WEIGHTS_DIR, ENCODER_ID)
+    return build_frozen(build_architecture, source or WEIGHTS_DIR, ENCODER_ID)
 
 
 PRETRAIN = PretrainSpec(
