@@ -3,11 +3,11 @@
 Per plugin, hypothesis mutates seed files made with the real codecs
 (``tests/faults/fuzz.py``) and one long-lived child process loads each input
 under an address-space cap (``RLIMIT_AS``, 2 GiB over the loaded worker) and a
-10 s timeout. Any other exception, a loaded item that breaks the raw-item
-contract, a crash, a hang or a memory blow-up fails the test, with the mutation
-that caused it. ``make test`` runs a fixed set of inputs per plugin; ``make
-test-long`` (``-m slow``) runs 2,000 fresh random ones per plugin. Run with ``-s``
-to see the counts.
+10 s limit of CPU time per load (60 s of wall time for one that blocks). Any
+other exception, a loaded item that breaks the raw-item contract, a crash, a hang
+or a memory blow-up fails the test, with the mutation that caused it. ``make test``
+runs a fixed set of inputs per plugin; ``make test-long`` (``-m slow``) runs 2,000
+fresh random ones per plugin. Run with ``-s`` to see the counts.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 plugin's loader, caps its address space at (current size + ``EXTRA_BYTES``) with
 ``RLIMIT_AS``, then reads one path per line on stdin and writes one JSON line per
 path to ``RESULT_FD`` (stdout is left to decoders that print, as open3d does):
-``{"outcome": "ok" | "media" | "error", "type": ..., "message": ...}``. "error"
-is any other exception, or a loaded item that breaks the raw-item contract.
+``{"outcome": "ok" | "media" | "error", "type": ..., "message": ..., "cpu_s": ...}``.
+"error" is any other exception, or a loaded item that breaks the raw-item contract;
+``cpu_s`` is the CPU time the load took (the parent's hang limit, robust to a busy machine).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import resource
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -78,6 +80,7 @@ def main() -> None:
     out.write(json.dumps({"ready": True, "limit": limit}) + "\n")
     for line in sys.stdin:
         path = line.rstrip("\n")
+        cpu = time.process_time()
         try:
             item = loader.load(path)
         except MediaError as exc:
@@ -91,6 +94,7 @@ def main() -> None:
             result = ({"outcome": "ok"} if problem is None else
                       {"outcome": "error", "type": "contract", "message": problem})
             del item
+        result["cpu_s"] = round(time.process_time() - cpu, 3)  # all threads of the worker
         out.write(json.dumps(result) + "\n")
 
 
