@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -56,6 +57,11 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
         _line(colour, id="dup-instr", instruction="  " + colour["instruction"].upper() + " !"),
         # one letter dropped: a near-duplicate instruction (fuzzy), not an exact one
         _line(first[3], id="near-instr", instruction=caption3[:4] + caption3[5:]),
+        # one word apart but answered differently: two questions, not a duplicate
+        _line(first[5], id="name-colour", instruction="Name the colour of the shapes, please.",
+              answer="red"),
+        _line(first[5], id="name-count", instruction="Name the count of the shapes, please.",
+              answer="two"),
         _line(first[4], id="missing", media=[{"modality": "image", "path": "extra/gone.png"}]),
         _line(first[5], id="broken", media=[{"modality": "image", "path": "extra/broken.png"}]),
     ]
@@ -102,10 +108,11 @@ def test_the_report_finds_exactly_the_planted_problems(planted: Planted,
     assert [(d.paths, d.lines) for d in report.near_duplicates] == [
         ([p["img1"], p["near.jpg"]], ["near"])]
     assert 0.985 <= report.near_duplicates[0].similarity < 1.0
-    found = {(d.line, d.duplicate_of, d.exact) for d in report.duplicate_instructions}
-    assert found == {("copy", "image-train-000000-caption", True),  # a copy asks the same
-                     ("dup-instr", planted.dup_instr_of, True),
-                     ("near-instr", planted.near_instr_of, False)}
+    found = {(d.line, d.duplicate_of, d.exact, d.same_answer)
+             for d in report.duplicate_instructions}
+    assert found == {("copy", "image-train-000000-caption", True, True),  # a copy asks again
+                     ("dup-instr", planted.dup_instr_of, True, True),
+                     ("near-instr", planted.near_instr_of, False, True)}
     # the nearest other image is well below the threshold: only the re-encoded one is flagged
     assert sorted(report.nearest_similarity["image"])[-3] < report.near_threshold
 
@@ -114,7 +121,7 @@ def test_balance_and_answer_statistics(report: QualityReport) -> None:
     assert report.modalities.counts == {"image": report.lines}
     assert report.encoder == {"image": "tiny"}
     # the world writes per image one caption, four qa and four classify lines
-    assert report.tasks.counts["caption"] == 6 + 5 and report.tasks.counts["qa:colour"] == 7
+    assert report.tasks.counts["caption"] == 6 + 7 and report.tasks.counts["qa:colour"] == 7
     assert set(report.attributes) == {"shape", "colour", "count", "position"}
     assert sum(report.attributes["colour"].counts.values()) == report.lines
     assert 0.0 < report.attributes["colour"].balance <= 1.0
@@ -190,7 +197,8 @@ def test_cached_features_give_the_same_report(planted: Planted, report: QualityR
     assert check_manifest(planted.manifest, cache=cache) == report
     assert (cache.hits, cache.misses) == (7, 1)  # a file that fails to load is never cached
     assert check_manifest(planted.manifest, near=None) == dataclasses.replace(
-        report, encoder={}, near_threshold=None, near_duplicates=[], nearest_similarity={})
+        report, encoder={}, near_threshold=None, near_relative=None, near_duplicates=[],
+        nearest_similarity={})
 
 
 def test_an_environment_fault_stops_the_check_and_blames_no_file(
@@ -213,3 +221,19 @@ def test_an_environment_fault_stops_the_check_and_blames_no_file(
     monkeypatch.setattr(media, "check_environment", broken_machine)
     with pytest.raises(EnvironmentFault, match="libusb"):
         check_manifest(planted.manifest, near=None)
+
+
+def test_near_duplicates_must_stand_out_from_a_homogeneous_set() -> None:
+    from xalign.data.quality.media import _near_clusters
+
+    generator = torch.Generator().manual_seed(0)
+    common = torch.randn(64, generator=generator)
+    # twelve distinct files sharing one dominant direction, as a random encoder gives them
+    table = {f"f{i}": common + 0.05 * torch.randn(64, generator=generator) for i in range(12)}
+    table["copy"] = table["f3"] + 0.002 * torch.randn(64, generator=generator)
+    table = {k: torch.nn.functional.normalize(v, dim=0) for k, v in table.items()}
+    clusters, nearest = _near_clusters(table, 0.99)
+    assert len(clusters) == 1 and len(clusters[0][0]) == 13  # the threshold alone: all of them
+    clusters, nearest = _near_clusters(table, 0.99, relative=0.2)
+    assert [members for members, _ in clusters] == [["f3", "copy"]]
+    assert len(nearest) == 13 and min(nearest) > 0.99

@@ -21,6 +21,10 @@ def check(
     near: float = typer.Option(None, "--near", min=-1.0, max=1.0,
                                help="Cosine of pooled frozen-encoder features at or above "
                                "which two files are near-duplicates (default 0.985)."),
+    near_relative: float = typer.Option(
+        None, "--near-relative", min=0.0, help="A near-duplicate pair must also be closer "
+        "than this fraction of the median nearest-neighbour distance of the modality's files "
+        "(default 0.2; 0: the cosine threshold alone)."),
     no_near: bool = typer.Option(False, "--no-near", help="Skip near-duplicate media (no "
                                  "encoder; files are still loaded)."),
     instruction_threshold: float = typer.Option(
@@ -41,13 +45,16 @@ def check(
     and report answer lengths and modality / task / template / attribute balance."""
     from xalign.data.quality import (
         INSTRUCTION_THRESHOLD,
+        NEAR_RELATIVE,
         NEAR_THRESHOLD,
         check_manifest,
         write_fixed,
     )
 
     near = NEAR_THRESHOLD if near is None else near
+    relative = NEAR_RELATIVE if near_relative is None else (near_relative or None)
     report = check_manifest(manifest, root=root, near=None if no_near else near,
+                            near_relative=relative,
                             instruction_threshold=INSTRUCTION_THRESHOLD
                             if instruction_threshold is None else instruction_threshold,
                             cache=None if no_near or no_cache else _cache(cache))
@@ -84,16 +91,21 @@ def _print(console: Console, report: QualityReport) -> None:
                            f"{report.media_files} media files")
     for column in ("finding", "count", "examples"):
         findings.add_column(column, overflow="fold")
-    near = (f"near-duplicate media (cos >= {report.near_threshold})"
-            if report.near_threshold is not None else "near-duplicate media (skipped)")
+    near = "near-duplicate media (skipped)"
+    if report.near_threshold is not None:
+        near = f"near-duplicate media (cos >= {report.near_threshold}"
+        if report.near_relative is not None:
+            near += f", < {report.near_relative} x median distance"
+        near += ")"
     rows = [
         ("missing files", report.missing, lambda g: f"{g.path}"),
         ("corrupt files", report.corrupt, lambda g: f"{g.path}: {g.reason}"),
         ("exact duplicate media", report.exact_duplicates, lambda g: " = ".join(g.paths)),
         (near, report.near_duplicates, lambda g: " ~ ".join(g.paths) + f" ({g.similarity})"),
         ("duplicate instructions", report.duplicate_instructions,
-         lambda d: f"{d.line} repeats {d.duplicate_of}" + ("" if d.exact
-                                                           else f" ({d.similarity:.0f})")),
+         lambda d: f"{d.line} repeats {d.duplicate_of}"
+         + ("" if d.exact else f" ({d.similarity:.0f})")
+         + ("" if d.same_answer else ", answered differently")),
         ("empty answers", report.answers.empty, str),
         ("answers not among candidates", report.answers.not_in_candidates, str),
     ]

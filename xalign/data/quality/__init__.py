@@ -3,12 +3,18 @@
 See docs/data.md, section "Data-quality report".
 """
 
-from xalign.data.quality.check import INSTRUCTION_THRESHOLD, NEAR_THRESHOLD, check_manifest
+from xalign.data.quality.check import (
+    INSTRUCTION_THRESHOLD,
+    NEAR_RELATIVE,
+    NEAR_THRESHOLD,
+    check_manifest,
+)
 from xalign.data.quality.fix import FixSummary, drop_reasons, write_fixed
 from xalign.data.quality.report import QualityReport
 
 __all__ = [
     "INSTRUCTION_THRESHOLD",
+    "NEAR_RELATIVE",
     "NEAR_THRESHOLD",
     "FixSummary",
     "QualityReport",

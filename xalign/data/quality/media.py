@@ -95,11 +95,13 @@ class _Items:
 
 
 def scan_media(items: Sequence[TrainItem], near: float | None = None,
-               cache: FeatureCache | None = None) -> MediaScan:
+               cache: FeatureCache | None = None, relative: float | None = None) -> MediaScan:
     """Check every distinct media file of ``items`` (paths resolved) once, in manifest order.
 
     ``near``: cosine threshold for feature-space near-duplicates (``None`` skips the encoder
-    and only loads each file). Raises :class:`EnvironmentFault` when the machine, not the
+    and only loads each file); ``relative``: a pair must also be closer than this fraction of
+    the median nearest-neighbour distance (1 - cosine) of the modality's files (see
+    :func:`_near_clusters`). Raises :class:`EnvironmentFault` when the machine, not the
     data, is at fault (a missing decoder), before or while reading files.
     """
     users: dict[tuple[str, str], list[str]] = {}
@@ -137,7 +139,7 @@ def scan_media(items: Sequence[TrainItem], near: float | None = None,
             scan.exact.append(DuplicateMedia(paths, 1.0, lines))
     if near is not None:
         for modality, table in vectors.items():
-            clusters, nearest = _near_clusters(table, near)
+            clusters, nearest = _near_clusters(table, near, relative)
             scan.nearest[modality] = nearest
             for digests, similarity in clusters:
                 paths = [first_path[d] for d in digests]
@@ -146,10 +148,20 @@ def scan_media(items: Sequence[TrainItem], near: float | None = None,
     return scan
 
 
+MIN_FILES_RELATIVE = 5  # fewer files give no stable median distance: threshold alone
+
+
 def _near_clusters(table: dict[str, torch.Tensor], threshold: float,
+                   relative: float | None = None,
                    block: int = 1024) -> tuple[list[tuple[list[str], float]], list[float]]:
     """Clusters of digests linked by cosine >= threshold (single linkage, first-seen order;
-    similarity: the weakest link), and each digest's nearest-neighbour cosine."""
+    similarity: the weakest link), and each digest's nearest-neighbour cosine.
+
+    Why ``relative``: the pooled features of an encoder, above all a random stand-in one,
+    share a large common direction, so distinct files of a homogeneous set can all sit above
+    any fixed cosine (the tiny audio encoder puts distinct synthetic clips at 0.999). A link
+    then also needs a distance (1 - cosine) below ``relative`` times the median
+    nearest-neighbour distance: much closer than files of this set usually are."""
     keys = list(table)
     if len(keys) < 2:
         return [], [0.0] * len(keys)
@@ -172,6 +184,9 @@ def _near_clusters(table: dict[str, torch.Tensor], threshold: float,
         for r, c in (sims >= threshold).nonzero().tolist():
             if start + r < c:
                 links.append((start + r, c, float(sims[r, c])))
+    if relative is not None and len(keys) >= MIN_FILES_RELATIVE:
+        cutoff = relative * float(torch.tensor([1.0 - x for x in nearest]).median())
+        links = [link for link in links if 1.0 - link[2] <= cutoff]
     weakest: dict[int, float] = {}
     for a, b, s in links:
         ra, rb = root(a), root(b)

@@ -40,6 +40,7 @@ class DuplicateInstruction:
     instruction: str
     similarity: float  # rapidfuzz ratio of the normalised instructions, 0-100
     exact: bool  # equal after normalisation
+    same_answer: bool  # False: the repeated question is answered differently (a conflict)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class QualityReport:
     media_files: int
     encoder: dict[str, str]  # modality -> encoder used for near-duplicates ("" when skipped)
     near_threshold: float | None
+    near_relative: float | None
     instruction_threshold: float
     missing: list[BadFile] = field(default_factory=list)
     corrupt: list[BadFile] = field(default_factory=list)

@@ -25,11 +25,12 @@ def normalise(text: str) -> str:
 
 def duplicate_instructions(items: Sequence[TrainItem], digests: Mapping[str, str],
                            threshold: float) -> list[DuplicateInstruction]:
-    """Lines whose instruction repeats (equal after :func:`normalise`) or nearly repeats
-    (rapidfuzz ratio >= ``threshold``) an earlier line's about the same media content (a
-    copy of a file counts as the same media). Each line is reported once, against the
-    earliest line it repeats. The same template asked about different media is not a
-    duplicate: that is template balance."""
+    """Lines whose instruction repeats (equal after :func:`normalise`) an earlier line's about
+    the same media content (a copy of a file counts as the same media), or nearly repeats it
+    (rapidfuzz ratio >= ``threshold``) with the same answer: "What is its colour?" and "What
+    is its count?" differ by one word and are two questions, told apart by their answers.
+    Each line is reported once, against the earliest line it repeats. The same template
+    asked about different media is not a duplicate: that is template balance."""
     groups: dict[tuple[str, ...], list[tuple[TrainItem, str]]] = {}
     for item in items:
         key = tuple(f"{m}:{digests.get(str(p), str(p))}" for m, p in item.media)
@@ -38,10 +39,12 @@ def duplicate_instructions(items: Sequence[TrainItem], digests: Mapping[str, str
     for lines in groups.values():
         for j, (item, text) in enumerate(lines):
             for earlier, earlier_text in lines[:j]:
-                score = 100.0 if text == earlier_text else fuzz.ratio(text, earlier_text)
-                if score >= threshold:
+                exact = text == earlier_text
+                same = normalise(item.target) == normalise(earlier.target)
+                score = 100.0 if exact else fuzz.ratio(text, earlier_text)
+                if exact or (same and score >= threshold):
                     found.append(DuplicateInstruction(item.id, earlier.id, item.instruction,
-                                                      round(score, 2), text == earlier_text))
+                                                      round(score, 2), exact, same))
                     break
     order = {item.id: n for n, item in enumerate(items)}
     return sorted(found, key=lambda d: order[d.line])
