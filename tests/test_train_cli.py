@@ -30,11 +30,11 @@ def test_modality_default_trains_and_evaluates(tmp_path, monkeypatch, capsys):
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     assert (recipe["name"], recipe["llm"]["source"], recipe["encoder"]["source"]) == (
         "tiny-audio", "smollm2", None)
-    assert (recipe["projector"]["kind"], recipe["mixed_precision"]) == ("linear", "auto")
+    assert (recipe["projector"]["kind"], recipe["mixed_precision"]) == ("qformer", "auto")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["test"]["n"] == 3
     assert (run / "projector" / "model.safetensors").is_file()
-    assert "not pretrained" in (run / "README.md").read_text()
+    assert "synthetic world only" in (run / "README.md").read_text()
 
 
 @pytest.mark.slow

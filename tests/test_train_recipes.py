@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xalign.train.defaults import TINY_VARIANTS, default_recipe, tiny_recipe
+from xalign.train.defaults import default_recipe, tiny_recipe
 from xalign.train.recipe_io import RecipeError, load_recipe, recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_paper_recipes_follow_design():
         "full", 2e-5, "lora", 2e-5)
 
 
-@pytest.mark.parametrize("modality", sorted(TINY_VARIANTS))
+@pytest.mark.parametrize("modality", ["image", "video", "audio", "3d"])
 def test_tiny_yaml_equals_builtin_default(modality):
     from_file = load_recipe(ROOT / f"recipes/tiny-{modality}.yaml")
     assert from_file.model_dump() == tiny_recipe(modality).model_dump()

@@ -51,7 +51,7 @@ class LLMSpec(StrictModel):
 
 
 class EncoderSpec(StrictModel):
-    """The frozen encoder; ``None``: the plugin's built-in tiny seeded one (not pretrained)."""
+    """The frozen encoder; ``None``: the modality's default (the built-in tiny one)."""
 
     source: str | None = None
 
@@ -68,7 +68,8 @@ class ProjectorSpec(StrictModel):
     hidden_dim: PositiveInt | None = None  # mlp hidden width / linear bottleneck rank
     qformer_prompt: str | None = None  # fixed Q-Former prompt; None: the instruction
     instruction_tokenizer: str = "llm"
-    head: Literal["linear", "vocab"] = "linear"  # vocab: mixtures of the LLM's word embeddings
+    head: Literal["linear", "vocab"] = "linear"
+    instruction_embeddings: Literal["learned", "llm"] = "learned"  # "llm": borrowed, frozen  # vocab: mixtures of the LLM's word embeddings
 
 
 class SyntheticData(StrictModel):

@@ -132,8 +132,8 @@ def model_card(recipe: Recipe, summary: dict[str, Any]) -> str:
     if summary.get("best_step") is not None:
         lines.append(f"- best validation checkpoint: step {summary['best_step']} (`best/`)")
     if recipe.encoder.source is None:
-        lines += ["", "Note: the built-in tiny encoders are **not pretrained** (random weights "
-                  "fixed by a seed); this projector only knows the synthetic world."]
+        lines += ["", "Note: the built-in tiny encoders are stand-ins, pretrained on the "
+                  "synthetic world only; this projector only knows the synthetic world."]
     lines += ["", "Load it with `xalign.projectors.load_projector('projector')`; the full "
               "resolved recipe is in `recipe.yaml`, per-step metrics in `metrics.jsonl`.", ""]
     return "\n".join(lines)
