@@ -87,8 +87,12 @@ def build_projector(recipe: Recipe, modality: Modality, encoder: FrozenEncoder, 
         match_params_of=spec.match_params_of,
         hidden_dim=spec.hidden_dim,
         system_prompt=recipe.llm.system_prompt,
+        head=spec.head,
+        instruction_embeddings=spec.instruction_embeddings,
     )
     projector = make(config)
+    if spec.instruction_embeddings == "llm" and hasattr(projector, "borrow_instruction_embeddings"):
+        projector.borrow_instruction_embeddings(llm.embeddings.weight, seed=recipe.seed)
     if spec.init_from:
         report = init_qformer_from(projector, spec.init_from,
                                    skip_cross_attention=spec.init_skip_cross_attention)

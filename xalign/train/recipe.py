@@ -68,8 +68,8 @@ class ProjectorSpec(StrictModel):
     hidden_dim: PositiveInt | None = None  # mlp hidden width / linear bottleneck rank
     qformer_prompt: str | None = None  # fixed Q-Former prompt; None: the instruction
     instruction_tokenizer: str = "llm"
-    head: Literal["linear", "vocab"] = "linear"
-    instruction_embeddings: Literal["learned", "llm"] = "learned"  # "llm": borrowed, frozen  # vocab: mixtures of the LLM's word embeddings
+    head: Literal["linear", "vocab"] = "linear"  # vocab: mixtures of the LLM word embeddings
+    instruction_embeddings: Literal["learned", "llm"] = "learned"  # "llm": borrowed, frozen
 
 
 class SyntheticData(StrictModel):
