@@ -3,7 +3,9 @@
 1. one synthetic sample per installed modality: written to disk, loaded back,
    preprocessed and encoded by the built-in tiny encoder (shapes, timings);
 2. the embedded SmolLM2 answers a text-only question;
-3. training of a tiny projector per modality and held-out attribute accuracy;
+3. training of the Q-Former projectors of two modalities (the cheapest pair that shares
+   attributes; `python -m xalign.train.demo --all` trains every one) and their held-out
+   accuracy;
 4. the offline mini-DisCRn, composing projectors that were trained separately.
 """
 
@@ -26,7 +28,7 @@ console = Console(width=120)
 def show_features() -> None:
     """Stage 1: one synthetic sample per modality through load → preprocess → encoder."""
     registry = get_registry()
-    table = Table(title="One synthetic sample per modality (tiny seeded encoders, not pretrained)")
+    table = Table(title="One synthetic sample per modality, through its default encoder")
     for column in ("modality", "file", "caption", "features [F, T, d]", "encode ms"):
         table.add_column(column)
     with tempfile.TemporaryDirectory() as tmp:
