@@ -24,6 +24,7 @@ _SUBCOMMANDS = [
     ("xalign.cli.convert", "app", "convert"),
     ("xalign.cli.encoders", "app", "encoders"),
     ("xalign.cli.llm", "app", "llm"),
+    ("xalign.cli.serve", "serve", None),
 ]
 
 
