@@ -7,7 +7,7 @@ PLUGINS := plugins/xalign-plugin-image plugins/xalign-plugin-video plugins/xalig
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 
-.PHONY: install demo test test-long faults lint bench clean system-deps
+.PHONY: install demo test test-long faults lint bench clean system-deps serve-deps
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(MAKE) system-deps
@@ -52,8 +52,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test-long: $(STAMP)
+test-long: $(STAMP) serve-deps
 	$(BIN)/python -m pytest -q -m slow
+
+# `xalign serve` and its browser test, kept out of install (gradio adds minutes): gradio,
+# selenium, and Debian's chromium + chromium-driver (without them the browser test skips)
+serve-deps: $(STAMP)
+	$(BIN)/pip install -q -e ".[serve]" "selenium>=4"
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver) \
+	  || echo "warning: could not install chromium; the browser test will skip"
 
 # The reliability figures of the README: bad files planted/caught, kills survived, resumes identical.
 faults: $(STAMP)
