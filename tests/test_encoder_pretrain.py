@@ -22,6 +22,8 @@ from xalign.encoders.pretrain import (
 PRETRAINED = {  # modality -> module of its pretrained tiny encoder
     "audio": "xalign_plugin_audio.encoders.tiny_pretrained",
     "3d": "xalign_plugin_3d.encoders.tiny_pretrained",
+    "image": "xalign_plugin_image.encoders.tiny_pretrained",
+    "video": "xalign_plugin_video.tiny_pretrained",
 }
 # the bit-for-bit check loads MiniLM twice per modality: one in `make test`, the rest slow
 REPRODUCE = [m if m == "audio" else pytest.param(m, marks=pytest.mark.slow)
