@@ -225,3 +225,21 @@ def test_corrupt_3d_files_found_by_the_fuzzer_are_media_errors(tmp_path: Path) -
         (tmp_path / name).write_bytes(data)
         with pytest.raises(MediaError):
             load(tmp_path / name)
+
+
+def test_a_png_chunk_length_past_the_end_is_a_media_error(tmp_path: Path) -> None:
+    """Found by the fuzzer: an IDAT length field of ~2 GB made Pillow ask for it in one read
+    (MemoryError under the cap) instead of reporting a corrupt file."""
+    from PIL import Image
+    from xalign_plugin_image.loading import load
+
+    from xalign.errors import MediaError
+
+    path = tmp_path / "lying.png"
+    Image.new("RGB", (20, 12), (200, 10, 10)).save(path)
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT") - 4
+    data[idat:idat + 4] = (0x7FFF0000).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(MediaError, match="past the end"):
+        load(path)

@@ -56,7 +56,7 @@ def test_run_writes_artifacts_and_trains_only_the_projector(tmp_path, tiny_llm):
     assert any("test_accuracy" in r for r in records)
     assert load_recipe(run_dir / "recipe.yaml").model_dump() == recipe.model_dump()
     card = (run_dir / "README.md").read_text()
-    assert "not pretrained" in card and "test ranking accuracy" in card
+    assert "synthetic world only" in card and "test ranking accuracy" in card
     from xalign.projectors import load_projector
 
     reloaded = load_projector(run_dir / "projector")

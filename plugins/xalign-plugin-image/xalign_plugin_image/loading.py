@@ -72,6 +72,8 @@ def load(path: str | Path) -> Image.Image:
             # a backstop only (the header was checked): a bomb must stop, never just warn
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with _open_within(path, limit) as image:
+                if image.format == "PNG":
+                    check_png_chunks(path)
                 image.load()  # decodes now, so truncation is caught here
                 return to_rgb(_upright(image))
     except MediaError:
@@ -94,6 +96,30 @@ def load(path: str | Path) -> Image.Image:
 # check takes its place, at every point where Pillow checks (before the WebP decoder allocates
 # its canvas, when a GIF frame grows the image), so the plugin's limit is the only one.
 _PILLOW_CHECK = threading.Lock()
+
+
+def check_png_chunks(path: Path) -> None:
+    """Refuse a PNG whose chunk lengths run past the end of the file.
+
+    Pillow reads a chunk's declared length in one call, so a lying length field (found by
+    the fuzzer: ``tests/test_fuzz_loaders.py``) asks for gigabytes from a small file and
+    ends in ``MemoryError`` rather than a decode error.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        handle.seek(8)  # the signature
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                return  # a cut file: Pillow reports truncation itself
+            length, kind = int.from_bytes(header[:4], "big"), header[4:]
+            end = handle.tell() + length + 4  # data and CRC
+            if end > size:
+                raise MediaError(path, f"corrupt PNG: chunk {kind!r} declares {length:,} "
+                                       f"bytes, past the end of the {size:,}-byte file")
+            if kind == b"IEND":
+                return
+            handle.seek(end)
 
 
 def _open_within(path: Path, limit: int) -> Image.Image:
