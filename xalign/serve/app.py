@@ -52,10 +52,14 @@ def build_app(backend: Backend) -> Any:
                 upload = gr.File(label="Attach a media file", file_types=extensions,
                                  type="filepath", elem_id="xalign-upload")
                 previews = [
-                    gr.Image(label="Image", visible=False, interactive=False, type="filepath"),
-                    gr.Video(label="Video", visible=False, interactive=False),
-                    gr.Audio(label="Audio", visible=False, interactive=False, type="filepath"),
-                    gr.Model3D(label="3D", visible=False, interactive=False),
+                    gr.Image(label="Image", visible=False, interactive=False, type="filepath",
+                             elem_id="xalign-preview-image"),
+                    gr.Video(label="Video", visible=False, interactive=False,
+                             elem_id="xalign-preview-video"),
+                    gr.Audio(label="Audio", visible=False, interactive=False, type="filepath",
+                             elem_id="xalign-preview-audio"),
+                    gr.Model3D(label="3D", visible=False, interactive=False,
+                               elem_id="xalign-preview-3d"),
                 ]
             with gr.Column(scale=2):
                 chat = gr.Chatbot(**_chatbot_kwargs(gr), elem_id="xalign-chat")
