@@ -4,13 +4,20 @@ A checkpoint is a folder ``<run>/checkpoints/step-000123/`` holding
 
 * ``trainable.safetensors``: every trainable parameter by name (projector, LoRA…);
 * ``optimizer.safetensors`` + ``optimizer.json``: the optimiser's tensors and its scalars
-  and param groups;
+  and param groups; with a sharded optimiser (FSDP, DeepSpeed ZeRO) each process holds only
+  its part of the state, so each writes its own ``optimizer-rank<r>.*`` (the per-rank layout
+  of accelerate's ``save_state`` and DeepSpeed's ``zero_pp_rank_*`` files, without pickle);
 * ``rng-rank<r>.safetensors`` + ``rng-rank<r>.json``: python, numpy and torch RNG states of
   each process (a resumed run continues every random stream where it stopped);
 * ``state.json``: step, data position, scheduler, best metric and the rest, written last.
 
 The folder is written as ``.step-000123.tmp`` and renamed into place (``os.replace`` is
 atomic), so a run killed mid-save leaves the previous checkpoint as the latest one.
+
+Weights are gathered through the accelerator (``get_state_dict``: FSDP's full state dict,
+DeepSpeed's or DDP's unwrapped module), so every engine writes the same unsharded
+``trainable.safetensors``. The optimiser state is loaded after ``Accelerator.prepare``
+(:func:`load_optimizer`), when a sharded optimiser holds the tensors its part belongs to.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from torch import nn
 
 from xalign.errors import CheckpointError
 
-FORMAT = 1
+FORMAT = 1  # sharded optimiser files are an addition a format-1 reader checks for
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -43,6 +50,12 @@ class Processes(Protocol):
     process_index: int
 
     def wait_for_everyone(self) -> None: ...
+
+
+def sharded_optimizer(procs: Any) -> bool:
+    """Whether each process holds its own part of the optimiser state (FSDP, DeepSpeed)."""
+    kind = getattr(procs, "distributed_type", None)
+    return getattr(kind, "value", kind) in {"FSDP", "DEEPSPEED"}
 
 
 class SingleProcess:
@@ -94,7 +107,8 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 # -- optimiser -----------------------------------------------------------------------------
-def optimizer_to_files(optimizer: torch.optim.Optimizer, folder: Path) -> None:
+def optimizer_to_files(optimizer: torch.optim.Optimizer, folder: Path,
+                       stem: str = "optimizer") -> None:
     """Split ``optimizer.state_dict()`` into tensors (safetensors) and scalars (JSON)."""
     state = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
@@ -105,15 +119,16 @@ def optimizer_to_files(optimizer: torch.optim.Optimizer, folder: Path) -> None:
                 tensors[f"{index}.{name}"] = value
             else:
                 scalars.setdefault(str(index), {})[name] = value
-    write_tensors(folder / "optimizer.safetensors", tensors)
-    write_json(folder / "optimizer.json", {"param_groups": state["param_groups"],
-                                           "scalars": scalars})
+    write_tensors(folder / f"{stem}.safetensors", tensors)
+    write_json(folder / f"{stem}.json", {"param_groups": state["param_groups"],
+                                         "scalars": scalars})
 
 
-def optimizer_from_files(optimizer: torch.optim.Optimizer, folder: Path) -> None:
-    meta = read_json(folder / "optimizer.json")
+def optimizer_from_files(optimizer: torch.optim.Optimizer, folder: Path,
+                         stem: str = "optimizer") -> None:
+    meta = read_json(folder / f"{stem}.json")
     state: dict[int, dict[str, Any]] = {}
-    for key, value in read_tensors(folder / "optimizer.safetensors").items():
+    for key, value in read_tensors(folder / f"{stem}.safetensors").items():
         index, _, name = key.partition(".")
         state.setdefault(int(index), {})[name] = value
     for index, values in meta["scalars"].items():
@@ -122,6 +137,15 @@ def optimizer_from_files(optimizer: torch.optim.Optimizer, folder: Path) -> None
     for group in groups:
         if isinstance(group.get("betas"), list):
             group["betas"] = tuple(group["betas"])
+    own = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, values in state.items():  # load_state_dict checks counts, not shapes
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor) and value.ndim and index < len(own) \
+                    and value.shape != own[index].shape:
+                raise CheckpointError(
+                    f"{folder}: {stem} state {index}.{key} has shape {tuple(value.shape)}, this "
+                    f"run's parameter is {tuple(own[index].shape)}; was it made by another "
+                    "engine or number of processes?")
     try:
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError) as exc:
@@ -166,6 +190,26 @@ def rng_from_files(folder: Path, rank: int) -> bool:
 # -- trainable weights ---------------------------------------------------------------------
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p for n, p in module.named_parameters() if p.requires_grad}
+
+
+def gathered_trainable(module: nn.Module, procs: Any, wrapped: nn.Module | None
+                       ) -> dict[str, torch.Tensor]:
+    """The trainable weights, whole, on the main process (a collective: every process calls).
+
+    Under FSDP ``module``'s parameters are shards between steps; the accelerator's
+    ``get_state_dict`` gathers them (and unwraps DDP and DeepSpeed).
+    """
+    names = set(trainable_state(module))
+    if wrapped is None or not hasattr(procs, "get_state_dict"):
+        return trainable_state(module)
+    full = procs.get_state_dict(wrapped)
+    if not procs.is_main_process:
+        return {}
+    missing = sorted(names - set(full))
+    if missing:
+        raise CheckpointError(f"the accelerator's state dict lacks trainable tensors {missing[:3]} "
+                              "(FSDP: keep fsdp_state_dict_type: FULL_STATE_DICT)")
+    return {n: full[n] for n in names}
 
 
 def load_trainable(module: nn.Module, folder: Path) -> None:
@@ -241,16 +285,28 @@ def atomic_folder(final: Path, procs: Processes) -> Iterator[Path]:
 
 def save_checkpoint(run_dir: Path, step: int, module: nn.Module,
                     optimizer: torch.optim.Optimizer, state: dict[str, Any],
-                    procs: Processes | None = None, keep_last: int = 2) -> Path:
-    """Write checkpoint ``step`` atomically and prune all but the last ``keep_last``."""
+                    procs: Processes | None = None, keep_last: int = 2,
+                    wrapped: nn.Module | None = None) -> Path:
+    """Write checkpoint ``step`` atomically and prune all but the last ``keep_last``.
+
+    ``wrapped``: ``module`` as ``Accelerator.prepare`` returned it (weights are gathered
+    through it); ``optimizer``: the optimiser whose state this process holds (after prepare).
+    """
     procs = procs or SingleProcess()
     final = checkpoints_dir(run_dir) / f"step-{step:06d}"
+    sharded = sharded_optimizer(procs)
     with atomic_folder(final, procs) as tmp:
         rng_to_files(tmp, procs.process_index)
+        weights = gathered_trainable(module, procs, wrapped)
+        if sharded:
+            optimizer_to_files(optimizer, tmp, f"optimizer-rank{procs.process_index}")
         if procs.is_main_process:
-            write_tensors(tmp / "trainable.safetensors", trainable_state(module))
-            optimizer_to_files(optimizer, tmp)
-            write_json(tmp / "state.json", {"format": FORMAT, "step": step, **state})
+            write_tensors(tmp / "trainable.safetensors", weights)
+            if not sharded:
+                optimizer_to_files(optimizer, tmp)
+            shards = getattr(procs, "num_processes", 1) if sharded else 0
+            write_json(tmp / "state.json", {"format": FORMAT, "step": step,
+                                            "optimizer_shards": shards, **state})
     if procs.is_main_process:
         for _, old in list_checkpoints(run_dir)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
@@ -258,13 +314,38 @@ def save_checkpoint(run_dir: Path, step: int, module: nn.Module,
     return final
 
 
-def load_checkpoint(folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer,
+def load_checkpoint(folder: Path, module: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None,
                     rank: int = 0) -> tuple[dict[str, Any], bool]:
-    """Restore weights, optimiser and this process's RNG; returns (state, rng_restored)."""
+    """Restore weights, this process's RNG and (when given) an unsharded optimiser;
+    returns (state, rng_restored). Call it before ``Accelerator.prepare`` and
+    :func:`load_optimizer` after."""
     state = read_json(folder / "state.json")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{folder}: checkpoint format {state.get('format')!r}, this "
                               f"xalign reads format {FORMAT}")
     load_trainable(module, folder)
-    optimizer_from_files(optimizer, folder)
+    if optimizer is not None:
+        load_optimizer(folder, optimizer)
     return state, rng_from_files(folder, rank)
+
+
+def load_optimizer(folder: Path, optimizer: torch.optim.Optimizer,
+                   procs: Processes | None = None) -> None:
+    """Restore the optimiser state this process holds: its own shard when the checkpoint is
+    sharded (same engine and number of processes required), else the whole state."""
+    procs = procs or SingleProcess()
+    shards = int(read_json(folder / "state.json").get("optimizer_shards", 0))
+    world = getattr(procs, "num_processes", 1)
+    if shards and (shards != world or not sharded_optimizer(procs)):
+        engine = getattr(getattr(procs, "distributed_type", None), "value", "one process")
+        raise CheckpointError(
+            f"{folder}: the optimiser state is sharded over {shards} processes (FSDP or "
+            f"DeepSpeed); this run has {world} ({engine}). Resume with the same engine and "
+            "number of processes, or start a new run with projector.init_from")
+    if not shards and sharded_optimizer(procs):
+        raise CheckpointError(f"{folder}: the optimiser state is unsharded (one process or "
+                              "DDP); this run shards it (FSDP or DeepSpeed): resume with the "
+                              "engine that wrote it")
+    optimizer_from_files(optimizer, folder,
+                         f"optimizer-rank{procs.process_index}" if shards else "optimizer")

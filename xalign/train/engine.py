@@ -21,7 +21,12 @@ from torch import nn
 
 from xalign.errors import XalignError
 from xalign.train.batches import BatchPlan, SkipLog, fetch, item_id
-from xalign.train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from xalign.train.checkpoint import (
+    find_checkpoint,
+    load_checkpoint,
+    load_optimizer,
+    save_checkpoint,
+)
 from xalign.train.evaluate import RankingResult, ranking_accuracy
 from xalign.train.interrupt import StopSignals, TrainingInterrupted, signal_name
 from xalign.train.precision import PrecisionChoice, choose_precision
@@ -161,16 +166,22 @@ class Trainer:
         self.scheduler = WarmupCosine(self.optimizer, self.total, recipe.optim.warmup_steps,
                                       recipe.optim.warmup_start_lr, recipe.optim.min_lr,
                                       recipe.optim.max_warmup_fraction)
-        if resume is not None:
-            self._restore(find_checkpoint(resume))
+        folder = find_checkpoint(resume) if resume is not None else None
+        if folder is not None:
+            self._restore(folder)
         else:
             seed_everything(recipe.seed + 7919 * acc.process_index)
             self.files.start()
+        plugin = getattr(acc.state, "deepspeed_plugin", None)
+        if plugin is not None and plugin.is_auto("train_micro_batch_size_per_gpu"):
+            # no dataloader goes through prepare, so DeepSpeed learns the batch size here
+            plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = recipe.schedule.batch_size
         self.wrapped, self.opt = acc.prepare(self.module, self.optimizer)
+        if folder is not None:  # after prepare: a sharded optimiser (FSDP, ZeRO) loads its part
+            load_optimizer(folder, self.optimizer, acc)
 
     def _restore(self, folder: Path) -> None:
-        state, rng_ok = load_checkpoint(folder, self.module, self.optimizer,
-                                        self.acc.process_index)
+        state, rng_ok = load_checkpoint(folder, self.module, rank=self.acc.process_index)
         if state.get("world_size", 1) != self.world or not rng_ok:
             self._say(f"[yellow]warning:[/] {folder} was written by {state.get('world_size')} "
                       f"process(es), this run has {self.world}: the data order continues but "
@@ -382,7 +393,8 @@ class Trainer:
                  "window": self.window, "skips": skips, "world_size": self.world,
                  "recipe": self.recipe.name}
         return save_checkpoint(self.files.run_dir, self.step, self.module, self.optimizer, state,
-                               self.acc, keep_last=self.recipe.checkpoint.keep_last)
+                               self.acc, keep_last=self.recipe.checkpoint.keep_last,
+                               wrapped=self.wrapped)
 
     def validate(self) -> RankingResult | None:
         """Ranking accuracy on the val split (main process); keeps the best projector."""
@@ -479,6 +491,13 @@ def launch_warning(env: dict[str, str] | None = None) -> str | None:
                 "MPI (--mpirun_hostfile); this run is a single process. For DDP on CPU use "
                 "`accelerate launch --multi_gpu --num_processes N -m xalign train …` (torchrun, "
                 "gloo backend) or `torchrun --nproc_per_node N -m xalign train …`")
+    engine = next((name for key, name in (("ACCELERATE_USE_FSDP", "FSDP"),
+                                          ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed"))
+                   if env.get(key, "").lower() == "true"), None)
+    if engine and not torch.cuda.is_available():  # accelerate then runs DDP (docs/training.md)
+        return (f"the launch asks for {engine}, but accelerate uses {engine} on GPUs only: on "
+                "this CPU-only machine the run is plain DDP over gloo (weights and optimiser "
+                "state replicated, not sharded)")
     return None
 
 
