@@ -47,6 +47,14 @@ def encoders() -> list[Encoder]:
         preprocess=partial(preprocess, "tiny"),
         feature_dim=256, tokens_per_frame=2, stand_in=True, aliases=TINY_ALIASES,
         description="tiny image network per frame + a motion token",
+    ), Encoder(
+        id="tiny-pretrained", modality="video", family="tiny",
+        build=lazy("xalign_plugin_video.tiny_pretrained:build_pretrained_tiny_encoder"),
+        preprocess=partial(preprocess, "tiny"),
+        feature_dim=256, tokens_per_frame=8, stand_in=True,
+        aliases=("xalign-video-tiny-pretrained-1",),
+        description="pretrained on the synthetic world (media-caption contrastive); opt-in: "
+                    "its probe reads direction at 0.35 where the seeded default reads 1.0",
     )]
     for tower in TOWERS.values():
         found.append(Encoder(
