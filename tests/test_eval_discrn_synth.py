@@ -120,3 +120,11 @@ def test_questions_come_from_a_third_party_plugins_attributes_and_quantities():
     assert asked & {"Which one is heavier?", "Which one is lighter?"}, asked  # plugin phrasing
     assert asked & {"Which one's tint is teal?", "Which one's tint is amber?"}, asked  # generic
     assert not any("tone" in q for q in asked)  # "dull" is not exclusive: never asked across
+
+
+def test_the_joint_pair_is_chosen_from_installed_modalities_not_a_fixed_list():
+    from xalign.eval.joint import joint_pair
+
+    assert joint_pair(["3d", "image"]) == ("3d", "image")
+    assert joint_pair(["audio", "video"]) == ("audio", "video")
+    assert joint_pair(["image"]) is None

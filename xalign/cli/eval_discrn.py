@@ -141,12 +141,10 @@ def _default_pairs(names: set[str]) -> list[tuple[str, str]]:
 
 
 def _joint_examples(names: set[str], n: int, seed: int):
-    from xalign.eval.joint import synthetic_joint
+    from xalign.eval.joint import joint_pair, synthetic_joint
 
-    for pair in (("video", "audio"), ("image", "audio")):
-        if set(pair) <= names:
-            return synthetic_joint(pair, n, seed)
-    return None
+    pair = joint_pair(sorted(names))
+    return synthetic_joint(pair, n, seed) if pair else None
 
 
 def _unique(examples):

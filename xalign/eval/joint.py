@@ -48,7 +48,22 @@ def _attribute_pairs(m1: Any, m2: Any) -> list[tuple[str, str]]:
     return pairs
 
 
-def synthetic_joint(modalities: tuple[str, str] = ("video", "audio"), n: int = 24,
+def joint_pair(names: Sequence[str]) -> tuple[str, str] | None:
+    """The first pair of installed modalities (DisCRn's order) whose attributes make joint
+    questions, or ``None``."""
+    from xalign.eval.discrn.synth import default_pairs
+
+    registry = get_registry()
+    for a, b in default_pairs(names):
+        try:
+            _attribute_pairs(registry.get(a), registry.get(b))
+        except ValueError:
+            continue
+        return (a, b)
+    return None
+
+
+def synthetic_joint(modalities: tuple[str, str], n: int = 24,
                     seed: int = 0) -> list[JointExample]:
     """``n`` two-view entities with a two-part question (deterministic from ``seed``)."""
     registry = get_registry()
