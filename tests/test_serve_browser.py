@@ -34,7 +34,8 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--window-size=1400,1400", "--enable-unsafe-swiftshader"):
+                 "--window-size=1400,1400",  # software WebGL for Model3D:
+                 "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--use-gl=angle"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER),
                               options=options)
@@ -129,9 +130,8 @@ def test_chat_in_chromium_uploads_answers_and_bad_files(browser, server, tmp_pat
     _wait_for(browser, lambda d: _shown(d, "xalign-preview-image"), "the image preview")
     first = _ask(browser, "What colour is the shape?", answers)
     _upload(browser, write_media("3d", tmp_path), "[3d] 3d-0.npy")
-    # the Model3D block is shown; its WebGL drawing is not checked (headless Chromium here
-    # draws it empty, see the issue note)
-    _wait_for(browser, lambda d: _shown(d, "xalign-preview-3d"), "the 3D preview (Model3D)")
+    _wait_for(browser, lambda d: any(c.size["height"] > 100 for c in d.find_elements(
+        By.CSS_SELECTOR, "#xalign-preview-3d canvas")), "the 3D preview (Model3D's canvas)")
     assert not _shown(browser, "xalign-preview-image")  # one preview at a time
     second = _ask(browser, "Which input is round?", answers)
     assert all(any(c.isalpha() for c in a) for a in (first, second))  # words, not ""

@@ -58,7 +58,8 @@ def build_app(backend: Backend) -> Any:
                              elem_id="xalign-preview-video"),
                     gr.Audio(label="Audio", visible=False, interactive=False, type="filepath",
                              elem_id="xalign-preview-audio"),
-                    gr.Model3D(label="3D", visible=False, interactive=False,
+                    # always shown: a Model3D made visible later draws at zero height
+                    gr.Model3D(label="3D", interactive=False, height=320,
                                elem_id="xalign-preview-3d"),
                 ]
             with gr.Column(scale=2):
@@ -76,7 +77,7 @@ def build_app(backend: Backend) -> Any:
                 shown = [gr.update() for _ in PREVIEWS]
             else:
                 shown = [gr.update(value=str(preview.path), visible=True) if preview.kind == kind
-                         else gr.update(value=None, visible=False) for kind in PREVIEWS]
+                         else gr.update(value=None, visible=kind == "3d") for kind in PREVIEWS]
             return [conv, list(conv.messages), gr.update(value=None), *shown]
 
         def on_send(text: str, labels: list[str], conv: Conversation) -> list[Any]:
@@ -85,7 +86,7 @@ def build_app(backend: Backend) -> Any:
 
         def on_clear() -> list[Any]:
             conv = Conversation()
-            return [conv, [], *(gr.update(value=None, visible=False) for _ in PREVIEWS)]
+            return [conv, [], *(gr.update(value=None, visible=kind == "3d") for kind in PREVIEWS)]
 
         upload.upload(on_upload, [upload, modality, projectors, conversation],
                       [conversation, chat, upload, *previews])
