@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from xalign.publish import publish_directory
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "XALIGN_CACHE_DIR"
@@ -80,14 +82,7 @@ def write_entry(directory: Path, model: Any, tokenizer: Any) -> None:
         tokenizer.save_pretrained(tmp)
         manifest = {"format_version": FORMAT_VERSION, "aliases": aliases}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if directory.exists() and not is_complete(directory):
-            shutil.rmtree(directory)  # leftover junk under the final name: never a valid entry
-        try:
-            os.rename(tmp, directory)
-        except OSError:
-            if not is_complete(directory):  # not a concurrent writer that won the race
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish_directory(tmp, directory, is_complete)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from xalign.errors import CheckpointError
 from xalign.llm.gguf_cache import cache_root
+from xalign.publish import publish_directory
 from xalign_encoder_whisper.ct2 import read_ct2
 from xalign_encoder_whisper.weights import (
     WeightPackage,
@@ -74,14 +74,7 @@ def write_entry(directory: Path, parts: list[Path], data_dir: Path, english_only
         manifest = {"format_version": FORMAT_VERSION, "english_only": english_only,
                     "sources": [str(p) for p in parts]}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if directory.exists() and not is_complete(directory):
-            shutil.rmtree(directory)  # leftover junk under the final name: never a valid entry
-        try:
-            os.rename(tmp, directory)
-        except OSError:
-            if not is_complete(directory):  # not a concurrent writer that won the race
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish_directory(tmp, directory, is_complete)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

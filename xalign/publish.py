@@ -1,0 +1,25 @@
+"""Publishing a cache entry built in a temporary folder, safely against crashes and races."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+
+def publish_directory(tmp: Path, directory: Path, is_complete: Callable[[Path], bool]) -> None:
+    """Rename the finished ``tmp`` to ``directory`` atomically.
+
+    A leftover under the final name that is not a complete entry is removed first (it can
+    never be valid); when another process published a complete entry first, ``tmp`` is
+    dropped and theirs is kept. Readers therefore see no entry or a whole one.
+    """
+    if directory.exists() and not is_complete(directory):
+        shutil.rmtree(directory)
+    try:
+        os.rename(tmp, directory)
+    except OSError:
+        if not is_complete(directory):  # not a concurrent writer that won the race
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
