@@ -19,9 +19,9 @@ from torch import nn
 
 from xalign import hookimpl
 from xalign.encoders import FrozenEncoder, seeded
+from xalign.encoders.component import Encoder
 from xalign.errors import MediaError
 from xalign.media import check_file
-from xalign.encoders.component import Encoder
 from xalign.modality import Modality, SyntheticSample
 from xalign.registry import PluginInfo, Registry, reset_registry
 

@@ -20,7 +20,7 @@ def test_lazy_imports_on_first_call_and_looks_like_the_function(
 
 
 def test_bad_targets_and_unknown_exports_fail_clearly() -> None:
-    with pytest.raises(ValueError, match="expected 'package.module:name'"):
+    with pytest.raises(ValueError, match=r"expected 'package\.module:name'"):
         lazy("json.decoder.py_scanstring")
     getter = lazy_exports("pkg", {"dumps": "json"})
     assert getter("dumps")({"a": 1}) == '{"a": 1}'
