@@ -75,10 +75,15 @@ class SyntheticSource:
         return synthesize(self.modality, sample_seed(self.seed, self.split, i))
 
     def __getitem__(self, i: int) -> TrainItem:
+        return self.item_and_sample(i)[0]
+
+    def item_and_sample(self, i: int) -> tuple[TrainItem, SyntheticSample]:
+        """Item ``i`` and the sample it was made from (synthesised once)."""
         i = check_index(i, self.size, self.name)
         sample = self.sample(i)
         task = self.tasks[i % len(self.tasks)]
-        return make_item(self.modality, f"{self.name}-s{self.seed}-{i:06d}", sample.raw,
+        item = make_item(self.modality, f"{self.name}-s{self.seed}-{i:06d}", sample.raw,
                          sample.caption,
                          {k: str(v) for k, v in sample.attributes.items()}, task,
                          key=(self.seed, self.split, i))
+        return item, sample

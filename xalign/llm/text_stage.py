@@ -244,15 +244,14 @@ def single_examples(seed: int, count: int, modalities: Sequence[str] = ()
 
     registry = get_registry()
     names = list(modalities) or registry.names()
+    sources = [SyntheticSource(registry.get(name), split="test", size=count, seed=seed,
+                               tasks=("qa", "classify")) for name in names]
     out = []
     for i in range(count):
-        modality = registry.get(names[i % len(names)])
-        source = SyntheticSource(modality, split="test", size=count, seed=seed,
-                                 tasks=("qa", "classify"))
-        item = source[i]
-        caption = source.sample(i).caption
-        out.append(TextExample(inputs=((modality.cue, caption),), question=item.instruction,
-                               answer=item.target))
+        source = sources[i % len(sources)]
+        item, sample = source.item_and_sample(i)
+        out.append(TextExample(inputs=((source.modality.cue, sample.caption),),
+                               question=item.instruction, answer=item.target))
     return out
 
 
