@@ -18,18 +18,15 @@ from rich.table import Table
 from xalign.errors import XalignError
 
 
-def shared_properties(a: Any, b: Any, samples: int = 8) -> int:
-    """How many attribute and quantity names items of modalities ``a`` and ``b`` share: the
-    questions DisCRn can ask about the inputs' contents rather than about their kinds."""
+def property_names(modality: Any, samples: int = 8) -> set[str]:
+    """The attribute and quantity names of a modality's items: what DisCRn can ask about an
+    input's contents rather than its kind."""
     from xalign.data.synthetic import sample_seed
 
-    def names(modality: Any) -> set[str]:
-        found = set(modality.attributes)
-        for i in range(samples):
-            found |= set(modality.synthesize(sample_seed(0, "train", i)).quantities)
-        return found
-
-    return len(names(a) & names(b))
+    found = set(modality.attributes)
+    for i in range(samples):
+        found |= set(modality.synthesize(sample_seed(0, "train", i)).quantities)
+    return found
 
 
 def demo_modalities(every: bool = False) -> list[str]:
@@ -45,9 +42,10 @@ def demo_modalities(every: bool = False) -> list[str]:
     if every or len(names) <= 2:
         return names
     mods = {n: registry.get(n) for n in names}
+    properties = {n: property_names(m) for n, m in mods.items()}  # synthesised once each
     scored = []
     for a, b in itertools.combinations(names, 2):
-        shared = shared_properties(mods[a], mods[b])
+        shared = len(properties[a] & properties[b])
         if shared:
             scored.append((-min(shared, 2), mods[a].frames + mods[b].frames, (a, b)))
     if not scored:
