@@ -61,7 +61,7 @@ class Oracle:
 
 def test_oracle_through_the_model_path_scores_100_percent(encoders):
     examples = synthetic_discrn([PAIR], per_pair=6, seed=1)
-    assert [e.label for e in examples] == [0, 1] * 3
+    assert sum(e.label for e in examples) == 3  # balanced (within each question kind)
     registry = get_registry()
     known = {}
     for ex in examples:

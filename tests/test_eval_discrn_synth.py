@@ -31,12 +31,15 @@ def _check_answer_is_certain(ex):
                            if q == ex.question)
         diff = right["quantities"][key] - other["quantities"][key]
         assert (diff >= 0.3) if larger else (diff <= -0.3), ex
+        # put in words by both: an attribute of the same name, with different values
+        assert right["attributes"][key] != other["attributes"][key], ex
         return
     name, value = next((n, v) for n, v in right["attributes"].items()
                        if attribute_question(mods[ex.label], n, v) == ex.question)
     assert other["attributes"].get(name) != value, ex
-    if kind == "exclusive":
-        assert name not in other["attributes"]
+    other_could = value in mods[1 - ex.label].attributes.get(name, ())
+    # an attribute question needs perceiving the other input; an exclusive one does not
+    assert other_could == (kind == "attribute"), ex
 
 
 def test_every_answer_is_certain_and_held_out(examples):
@@ -50,9 +53,10 @@ def test_every_answer_is_certain_and_held_out(examples):
 def test_balanced_pairs_and_kinds(examples):
     for pair in ("audio–video", "3d–image"):
         rows = [e for e in examples if e.pair == pair]
-        assert [e.label for e in rows] == [0, 1] * 6
-        kinds = {e.extra["kind"] for e in rows}
-        assert len(kinds) >= 2, (pair, kinds)
+        assert sum(e.label for e in rows) == 6
+        for kind in {e.extra["kind"] for e in rows}:  # balanced within each kind too
+            labels = [e.label for e in rows if e.extra["kind"] == kind]
+            assert abs(2 * sum(labels) - len(labels)) <= 1, (pair, kind, labels)
     # every per-position field went with its entity when balancing swapped the inputs
     for ex in examples[::3]:
         for modality, sid, caption, props in zip(ex.modalities, ex.sample_ids, ex.captions,
@@ -69,7 +73,7 @@ def test_deterministic_from_the_seed(examples):
     assert [(e.id, e.sample_ids, e.question, e.label) for e in again] == \
         [(e.id, e.sample_ids, e.question, e.label) for e in examples]
     other = synthetic_discrn(PAIRS[:1], per_pair=4, seed=6)
-    assert [e.sample_ids for e in other] != [e.sample_ids for e in examples[:4]]
+    assert [e.captions for e in other] != [e.captions for e in examples[:4]]
 
 
 def test_default_pairs_put_the_papers_first():
@@ -84,6 +88,19 @@ def test_position_words_never_become_questions():
     assert {"left", "right"} <= words
 
 
+def test_quantities_no_caption_puts_in_words_are_never_asked():
+    """An image's brightness is a number of the generator that no caption or attribute
+    question states: no projector can learn it, so no question asks about it."""
+    made = synthetic_discrn([("image", "video"), ("audio", "video")], per_pair=12, seed=2)
+    assert not any(ex.extra["kind"] == "quantity" for ex in made)
+    kinds = [ex.extra["kind"] for ex in made if ex.pair == "image–video"]
+    # colour: both could be red, only one is; the kinds take turns
+    assert kinds.count("attribute") >= 4 and kinds.count("exclusive") >= 4, kinds
+    for kind in ("attribute", "exclusive"):  # no kind keeps one answer position
+        labels = [ex.label for ex in made if ex.pair == "image–video" and ex.extra["kind"] == kind]
+        assert abs(2 * sum(labels) - len(labels)) <= 1, (kind, labels)
+
+
 def test_questions_come_from_a_third_party_plugins_attributes_and_quantities():
     """No list in the core: a modality the core has never heard of brings its attributes,
     quantities and (optionally) its own phrasing, and the mini-DisCRn asks about them."""
@@ -94,22 +111,27 @@ def test_questions_come_from_a_third_party_plugins_attributes_and_quantities():
 
     def marble(seed: int) -> SyntheticSample:
         colour = ("teal", "amber")[seed % 2]
-        return SyntheticSample(torch.zeros(4), f"a {colour} marble", {"tint": colour},
-                               {"weight": (seed % 7) / 6})
+        weight = (seed % 7) / 6
+        return SyntheticSample(torch.zeros(4), f"a {colour} marble", {
+            "tint": colour, "weight": "heavy" if weight > 0.5 else "light"}, {"weight": weight})
 
     def chime(seed: int) -> SyntheticSample:
-        return SyntheticSample(torch.zeros(4), "a chime", {"tone": ("bright", "dull")[seed % 2]},
-                               {"weight": (seed % 5) / 4})
+        weight = (seed % 5) / 4
+        return SyntheticSample(torch.zeros(4), "a chime", {
+            "tone": ("bright", "dull")[seed % 2], "weight": "heavy" if weight > 0.5 else "light"},
+            {"weight": weight})
 
+    WEIGHTS = ("light", "heavy")  # the words that put the weight quantity in a caption
     common = {"extensions": (".x",), "load": lambda p: p, "write": lambda raw, p: p}
     registry = Registry(strict=True)
     registry.modalities = {
         "marble": Modality(name="marble", cue=" marble: ", synthesize=marble,
-                           attributes={"tint": ("teal", "amber")}, exclusive=("tint",),
+                           attributes={"tint": ("teal", "amber"), "weight": WEIGHTS},
+                           exclusive=("tint",),
                            questions={"weight": ("Which one is heavier?",
                                                  "Which one is lighter?")}, **common),
         "chime": Modality(name="chime", cue=" chime: ", synthesize=chime,
-                          attributes={"tone": ("bright", "dull")}, **common),
+                          attributes={"tone": ("bright", "dull"), "weight": WEIGHTS}, **common),
     }
     reset_registry(registry)
     try:

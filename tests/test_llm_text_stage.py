@@ -79,3 +79,14 @@ def test_projectors_of_another_llm_state_are_refused():
     XAlignModel(loaded, {"image": build_projector(same)})
     with pytest.raises(XalignError, match="retrain"):
         ts.check_state("smollm2+compare-aaaaaaaaaaaa", "smollm2+compare-bbbbbbbbbbbb")
+
+
+def test_neither_layout_gives_the_answer_away():
+    """Balanced records alternate their answer; the two layouts must not alternate with them
+    (they once did: the stage learnt "slots → first, inline → second", not comparing)."""
+    from collections import Counter
+
+    texts = ts.comparison_examples(seed=7, per_pair=8, modalities=("3d", "image", "video"))
+    by_layout = Counter(("slots" if t.inputs else "inline", t.answer) for t in texts)
+    for layout in ("slots", "inline"):
+        assert by_layout[(layout, ts.ANSWERS[0])] == by_layout[(layout, ts.ANSWERS[1])] > 0

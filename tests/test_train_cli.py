@@ -29,7 +29,7 @@ def test_modality_default_trains_and_evaluates(tmp_path, monkeypatch, capsys):
     assert code == 0, capsys.readouterr().err
     recipe = yaml.safe_load((run / "recipe.yaml").read_text())
     assert (recipe["name"], recipe["llm"]["source"], recipe["encoder"]["source"]) == (
-        "tiny-audio", "smollm2", None)
+        "tiny-audio", "smollm2-compare", None)
     assert (recipe["projector"]["kind"], recipe["mixed_precision"]) == ("qformer", "auto")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["test"]["n"] == 3

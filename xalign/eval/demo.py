@@ -33,7 +33,7 @@ def demo_projectors(root: Path = Path("runs/demo")) -> list[Path]:
 
 
 def run_mini_discrn(console: Console | None = None, root: Path = Path("runs/demo"),
-                    per_pair: int = 24, preset: str = "greedy", batch_size: int = 16,
+                    per_pair: int = 96, preset: str = "greedy", batch_size: int = 16,
                     seed: int = 0, max_new_tokens: int = 12) -> dict[str, Any]:
     """Run, write and print the mini-DisCRn; returns the report."""
     from xalign.eval.discrn import evaluate

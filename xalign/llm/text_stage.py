@@ -46,17 +46,23 @@ class StageConfig:
     """What the stage trains; written into the adapter file's metadata."""
 
     seed: int = 7             # the synthetic split's base seed (evaluation uses 0)
-    steps: int = 200
+    steps: int = 300
     batch_size: int = 8
     lr: float = 1e-3
     rank: int = 8
     alpha: int = 16
-    pairs_per_modality_pair: int = 40  # comparisons (balanced) per pair of modalities
-    singles: int = 160  # one-input questions
+    pairs_per_modality_pair: int = 400  # comparisons (balanced) per pair of modalities
+    singles: int = 800  # one-input questions
     modalities: tuple[str, ...] = ()  # whose captions it reads; () = every installed one
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     # adapters in the top layers only: below them autograd builds no graph (3× cheaper steps)
     top_layers: int = 10
+    # what goes in an input slot while training is a caption's word embeddings, but what
+    # goes there later is projected tokens: an unordered set of vectors, not words. So the
+    # slot's words are shuffled and noised (std ``slot_noise`` × the embeddings' RMS), and
+    # the comparison is learnt from what the slot holds, not from its exact word sequence
+    slot_shuffle: bool = False
+    slot_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -232,8 +238,16 @@ def comparison_examples(seed: int, per_pair: int, modalities: Sequence[str] = ()
 
     names = list(modalities) or get_registry().names()
     records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed)
-    return [text for i, record in enumerate(records)  # both layouts, alternately
-            for text in comparison_texts([record], ("slots", "inline")[i % 2])]
+    # both layouts, taking turns among the records of each answer: a layout chosen by
+    # position in the list once alternated with the balanced answers, and the stage learnt
+    # "slots: the first one, inline: the second one" instead of comparing
+    turns = [0, 0]
+    texts = []
+    for record in records:
+        layout = ("slots", "inline")[turns[record.label] % 2]
+        turns[record.label] += 1
+        texts += comparison_texts([record], layout)
+    return texts
 
 
 def single_examples(seed: int, count: int, modalities: Sequence[str] = ()
@@ -267,8 +281,10 @@ def stage_examples(config: StageConfig) -> list[TextExample]:
 
 
 def compose_text(composer: Any, embeddings: nn.Module, examples: Sequence[TextExample],
-                 with_targets: bool, padding_side: str = "right") -> Any:
-    """Compose text examples, each description embedded where media tokens go."""
+                 with_targets: bool, padding_side: str = "right",
+                 perturb: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Any:
+    """Compose text examples, each description embedded where media tokens go (``perturb``
+    maps a slot's ``[n, d]`` embeddings to what training puts there)."""
     from xalign.compose import ComposeItem
 
     items = []
@@ -277,11 +293,30 @@ def compose_text(composer: Any, embeddings: nn.Module, examples: Sequence[TextEx
         for cue, text in ex.inputs:
             ids = composer.tokenizer(" " + text.strip(), add_special_tokens=False)["input_ids"]
             ids = torch.tensor(ids, dtype=torch.long)
-            media.append((cue, embeddings(ids.to(embeddings.weight.device)).detach()))
+            slot = embeddings(ids.to(embeddings.weight.device)).detach()
+            media.append((cue, perturb(slot) if perturb is not None else slot))
         items.append(ComposeItem(media=media, instruction=ex.question,
                                  target=ex.answer if with_targets else None,
                                  preamble=ex.preamble))
     return composer.compose(items, embeddings, padding_side=padding_side)
+
+
+def slot_perturbation(config: StageConfig, rms: float
+                      ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The training-time change of a slot's embeddings (:attr:`StageConfig.slot_shuffle`,
+    :attr:`StageConfig.slot_noise`), seeded from the stage's seed; ``None`` when neither."""
+    if not config.slot_shuffle and not config.slot_noise:
+        return None
+    generator = torch.Generator().manual_seed(config.seed + 1)
+
+    def perturb(slot: torch.Tensor) -> torch.Tensor:
+        if config.slot_shuffle:
+            slot = slot[torch.randperm(slot.shape[0], generator=generator)]
+        if config.slot_noise:
+            noise = torch.randn(slot.shape, generator=generator) * (config.slot_noise * rms)
+            slot = slot + noise.to(slot.dtype)
+        return slot
+    return perturb
 
 
 def batches(examples: Sequence[TextExample], batch_size: int) -> Iterator[list[TextExample]]:
@@ -310,10 +345,11 @@ def answers(loaded: LoadedLLM, examples: Sequence[TextExample], batch_size: int 
     return out
 
 
-def measure(loaded: LoadedLLM, per_pair: int = 8, seed: int = 0,
+def measure(loaded: LoadedLLM, per_pair: int = 16, seed: int = 0,
             modalities: Sequence[str] = ()) -> dict[str, float]:
     """Text-only comparison accuracy from the true captions of held-out DisCRn entities (the
-    evaluation split, ``seed`` 0), in both layouts, scored by the DisCRn answer matcher."""
+    evaluation split, ``seed`` 0), in both layouts, scored by the DisCRn answer matcher:
+    ``comparison_<layout>`` over all questions and ``comparison_<layout>_<kind>`` per kind."""
     from xalign.eval.discrn.score import default_words
     from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
     from xalign.eval.matching import match_answer
@@ -324,10 +360,13 @@ def measure(loaded: LoadedLLM, per_pair: int = 8, seed: int = 0,
     out = {}
     for layout in ("slots", "inline"):
         said = answers(loaded, comparison_texts(records, layout))
-        right = [match_answer(a, r.label, (default_words(r.modalities[0]),
-                                           default_words(r.modalities[1]))).verdict == "correct"
-                 for a, r in zip(said, records, strict=True)]
-        out[f"comparison_{layout}"] = sum(right) / max(1, len(right))
+        groups: dict[str, list[bool]] = {}
+        for a, r in zip(said, records, strict=True):
+            right = match_answer(a, r.label, (default_words(r.modalities[0]),
+                                              default_words(r.modalities[1]))).verdict
+            for key in ("", f"_{r.extra.get('kind', 'other')}"):
+                groups.setdefault(f"comparison_{layout}{key}", []).append(right == "correct")
+        out.update({k: sum(v) / len(v) for k, v in groups.items()})
     return out
 
 
@@ -357,8 +396,11 @@ def train_stage(loaded: LoadedLLM, config: StageConfig, out: Path,
     log(f"text stage: {len(examples)} examples, {config.steps} steps of {config.batch_size}")
     model.train()
     stream = batches(examples, config.batch_size)
+    rms = float(loaded.embeddings.weight.detach().float().pow(2).mean().sqrt())
+    perturb = slot_perturbation(config, rms)
     for step in range(config.steps):
-        composed = compose_text(composer, loaded.embeddings, next(stream), with_targets=True)
+        composed = compose_text(composer, loaded.embeddings, next(stream), with_targets=True,
+                                perturb=perturb)
         with autocast():
             loss = model(inputs_embeds=composed.inputs_embeds,
                          attention_mask=composed.attention_mask, labels=composed.labels).loss

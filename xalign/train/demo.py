@@ -18,21 +18,21 @@ from rich.table import Table
 from xalign.errors import XalignError
 
 
-def property_names(modality: Any, samples: int = 8) -> set[str]:
-    """The attribute and quantity names of a modality's items: what DisCRn can ask about an
-    input's contents rather than its kind."""
-    from xalign.data.synthetic import sample_seed
-
-    found = set(modality.attributes)
-    for i in range(samples):
-        found |= set(modality.synthesize(sample_seed(0, "train", i)).quantities)
-    return found
+def shared_values(a: Any, b: Any) -> dict[str, set[str]]:
+    """Attributes two modalities share, with the values they have in common: what a DisCRn
+    question can ask only by perceiving both inputs ("which one is red?" for a red square
+    and a blue ball), not by knowing which input is which modality."""
+    shared = {name: set(a.attributes[name]) & set(b.attributes[name])
+              for name in set(a.attributes) & set(b.attributes)}
+    return {name: values for name, values in shared.items() if values}
 
 
 def demo_modalities(every: bool = False) -> list[str]:
-    """The installed modalities the demo trains: all of them with ``every``, else the cheapest
-    pair (fewest frames per item) among the pairs that share the most attributes/quantities
-    (at least one), so that its mini-DisCRn asks about contents."""
+    """The installed modalities the demo trains: all of them with ``every``, else a pair of
+    modalities whose default encoders are synthetic-world stand-ins (milliseconds per item;
+    a real pretrained encoder such as Whisper is left to ``--all``), the pair sharing the
+    most attribute values (so that its mini-DisCRn asks questions that need both inputs
+    perceived), the fewest frames per item among equals."""
     import itertools
 
     from xalign.registry import get_registry
@@ -42,15 +42,16 @@ def demo_modalities(every: bool = False) -> list[str]:
     if every or len(names) <= 2:
         return names
     mods = {n: registry.get(n) for n in names}
-    properties = {n: property_names(m) for n, m in mods.items()}  # synthesised once each
+    light = [n for n in names if registry.encoder(n).stand_in]
     scored = []
-    for a, b in itertools.combinations(names, 2):
-        shared = len(properties[a] & properties[b])
+    for a, b in itertools.combinations(light, 2):
+        shared = shared_values(mods[a], mods[b])
         if shared:
-            scored.append((-min(shared, 2), mods[a].frames + mods[b].frames, (a, b)))
+            values = sum(len(v) for v in shared.values())
+            scored.append((-len(shared), -values, mods[a].frames + mods[b].frames, (a, b)))
     if not scored:
-        return names[:2]
-    return list(min(scored)[2])
+        return (light or names)[:2]
+    return list(min(scored)[-1])
 
 
 def run_demo(console: Console | None = None, modalities: list[str] | None = None,

@@ -1,15 +1,22 @@
 """The offline mini-DisCRn: two held-out synthetic entities and a question with a certain answer.
 
 Entities come from the plugins' generators with *test-split* seeds (never trained on).
-Three kinds of question, each answerable from what the generators know for sure:
+Every question is answerable from what the two projectors were taught (captions and
+attribute questions), never from a number no caption states. Three kinds:
 
-* ``quantity``: a quantity both entities have ("size", "speed", "loudness",
-  "brightness", "height", "pitch"…) differs by at least ``margin`` (quantities are in
-  [0, 1]): "Which of the two is larger?" or its opposite, "…smaller?";
-* ``attribute``: both have a categorical attribute with different values:
-  "Which one is red?" (the other is, say, blue);
-* ``exclusive``: one entity has an attribute value the other cannot have (the other
-  has no such attribute at all): "Which one is a cube?" for a cube and a sound.
+* ``quantity``: a quantity both entities have ("size", "pitch"…) differs by at least
+  ``margin`` (quantities are in [0, 1]) *and* both modalities teach it as an attribute of
+  the same name whose words differ for the two ("small" against "large"): "Which of the
+  two is larger?" or its opposite. A quantity no caption puts in words (an image's
+  brightness, say) is never asked about;
+* ``attribute``: both have a categorical attribute and the asked value is one the other
+  entity *could* have had but has not: "Which one is red?" for a red square and a blue
+  ball. Only these need the inputs to be perceived;
+* ``exclusive``: the value is one the other entity cannot have, because its modality
+  lacks the attribute (``Modality.exclusive``: "Which one is a chord?" for a sound and a
+  ball) or has the attribute with other words ("Which one is a cube?" for a cube and a
+  square). Knowing which input is which modality answers these; their accuracy is
+  reported apart (``by_kind``).
 
 Values that are themselves position words ("left", "right") never make a question:
 the answer matcher would read them as positions. Examples are balanced and fully
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 
 from xalign.data.synthetic import sample_seed, synthesize
 from xalign.data.templates import rng_for
-from xalign.eval.discrn.records import DiscrnExample, balance
+from xalign.eval.discrn.records import DiscrnExample
 from xalign.eval.matching import FIRST, SECOND
 from xalign.modality import Modality, SyntheticSample
 from xalign.registry import get_registry
@@ -79,13 +86,13 @@ def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[Quest
     probe)`` where the probe is the (attribute, value) an attribute question asks about."""
     out: dict[str, list[Question]] = {k: [] for k in KINDS}
     qa, qb = a.sample.quantities, b.sample.quantities
+    attrs = (a.sample.attributes, b.sample.attributes)
     for key in sorted(set(qa) & set(qb)):
         diff = float(qa[key]) - float(qb[key])
-        if abs(diff) >= margin:
+        if abs(diff) >= margin and described(key, a, b):
             more, less = quantity_questions(a.modality, b.modality, key)
             larger = 0 if diff > 0 else 1
             out["quantity"] += [(more, larger, None), (less, 1 - larger, None)]
-    attrs = (a.sample.attributes, b.sample.attributes)
     mods = (a.modality, b.modality)
     vocab = (a.modality.attributes, b.modality.attributes)
     for i in (0, 1):
@@ -94,15 +101,24 @@ def questions(a: Entity, b: Entity, margin: float = 0.3) -> dict[str, list[Quest
             value = str(value)
             if value.lower() in _POSITION_WORDS:
                 continue
+            question = (attribute_question(mods[i], name, value), i, (name, value))
             if name in attrs[other]:
                 if str(attrs[other][name]) != value:
-                    out["attribute"].append(
-                        (attribute_question(mods[i], name, value), i, (name, value)))
+                    could_have = value in vocab[other].get(name, ())
+                    out["attribute" if could_have else "exclusive"].append(question)
             elif name in mods[i].exclusive and name not in vocab[other] and not any(
                     value in values for values in vocab[other].values()):
-                out["exclusive"].append(
-                    (attribute_question(mods[i], name, value), i, (name, value)))
+                out["exclusive"].append(question)
     return out
+
+
+def described(key: str, a: Entity, b: Entity) -> bool:
+    """Whether both entities put quantity ``key`` in different words: each modality has an
+    attribute of that name (what its captions say and its projector learns) and the two
+    values differ."""
+    words = [e.sample.attributes.get(key) for e in (a, b)]
+    return all(key in e.modality.attributes for e in (a, b)) and None not in words \
+        and str(words[0]) != str(words[1])
 
 
 def default_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
@@ -112,6 +128,27 @@ def default_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
     seen = {frozenset(p) for p in pairs}
     pairs += [p for p in itertools.combinations(names, 2) if frozenset(p) not in seen]
     return pairs
+
+
+def balance_per_kind(examples: Sequence[DiscrnExample]) -> list[DiscrnExample]:
+    """Balance answer positions within each question kind, in place (by swapping inputs).
+
+    Kinds take turns, so alternating over the whole list would give every kind one answer
+    position (with two kinds: every attribute question "first", every exclusive one
+    "second") and a per-kind score would measure position bias. Each kind alternates from
+    a phase that keeps the whole list balanced too (±1)."""
+    by_kind: dict[str, list[int]] = {}
+    for index, ex in enumerate(examples):
+        by_kind.setdefault(str(ex.extra.get("kind")), []).append(index)
+    out = list(examples)
+    placed = 0
+    for indices in by_kind.values():
+        for j, index in enumerate(indices):
+            target = (j + placed) % 2
+            out[index] = examples[index] if examples[index].label == target \
+                else examples[index].swapped()
+        placed += len(indices)
+    return out
 
 
 def _entity(modality: Modality, seed: int, i: int) -> Entity:
@@ -128,12 +165,14 @@ def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: i
     examples: list[DiscrnExample] = []
     for m1, m2 in pairs:
         mods = (registry.get(m1), registry.get(m2))
-        made, cursor = [], 0
+        made, cursor, absent = [], 0, set()
         while len(made) < per_pair:
             rng = rng_for("mini-discrn", seed, m1, m2, len(made))
             # rotate through the kinds so that no kind dominates a pair: look for a pair of
-            # entities with a question of the wanted kind, else take the first usable one
-            wanted = kinds[len(made) % len(kinds)]
+            # entities with a question of the wanted kind, else take the first usable one;
+            # a kind not found in max_tries pairs is left out of the rotation from then on
+            rotation = [k for k in kinds if k not in absent] or list(kinds)
+            wanted = rotation[len(made) % len(rotation)]
             fallback = None
             for _ in range(max_tries):
                 # each entity index is used once per pair of modalities, so none repeats
@@ -150,6 +189,7 @@ def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: i
                 if fallback is None:
                     raise RuntimeError(f"no certain question for {m1}–{m2} in {max_tries} tries; "
                                        "the two generators share no quantity or attribute")
+                absent.add(wanted)
                 chosen = fallback
             a, b, found, kind = chosen
             question, label, probe = rng.choice(found[kind])
@@ -161,5 +201,5 @@ def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: i
                 baseline_captions=(a.sample.caption, b.sample.caption),
                 media=(a.sample.raw, b.sample.raw), source="mini-discrn",
                 extra={"kind": kind, **({"probe": list(probe)} if probe else {})}))
-        examples += balance(made)
+        examples += balance_per_kind(made)
     return examples
