@@ -131,7 +131,8 @@ def default_pairs(names: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def balance_per_kind(examples: Sequence[DiscrnExample]) -> list[DiscrnExample]:
-    """Balance answer positions within each question kind, in place (by swapping inputs).
+    """Balance answer positions within each question kind, keeping the order (by swapping
+    inputs).
 
     Kinds take turns, so alternating over the whole list would give every kind one answer
     position (with two kinds: every attribute question "first", every exclusive one
