@@ -90,3 +90,11 @@ def test_neither_layout_gives_the_answer_away():
     by_layout = Counter(("slots" if t.inputs else "inline", t.answer) for t in texts)
     for layout in ("slots", "inline"):
         assert by_layout[(layout, ts.ANSWERS[0])] == by_layout[(layout, ts.ANSWERS[1])] > 0
+
+
+def test_measure_scores_by_layout_and_kind_with_the_discrn_matcher(monkeypatch):
+    """An LLM that always says "The first one." is right on the balanced half, in each kind."""
+    monkeypatch.setattr(ts, "answers", lambda loaded, texts: [ts.ANSWERS[0]] * len(texts))
+    out = ts.measure(None, per_pair=4, modalities=("image", "video"))
+    assert out["comparison_slots"] == out["comparison_inline"] == 0.5
+    assert out["comparison_slots_attribute"] == out["comparison_slots_exclusive"] == 0.5

@@ -350,9 +350,8 @@ def measure(loaded: LoadedLLM, per_pair: int = 16, seed: int = 0,
     """Text-only comparison accuracy from the true captions of held-out DisCRn entities (the
     evaluation split, ``seed`` 0), in both layouts, scored by the DisCRn answer matcher:
     ``comparison_<layout>`` over all questions and ``comparison_<layout>_<kind>`` per kind."""
-    from xalign.eval.discrn.score import default_words
+    from xalign.eval.discrn.score import score, summarize
     from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
-    from xalign.eval.matching import match_answer
     from xalign.registry import get_registry
 
     names = list(modalities) or get_registry().names()
@@ -360,13 +359,10 @@ def measure(loaded: LoadedLLM, per_pair: int = 16, seed: int = 0,
     out = {}
     for layout in ("slots", "inline"):
         said = answers(loaded, comparison_texts(records, layout))
-        groups: dict[str, list[bool]] = {}
-        for a, r in zip(said, records, strict=True):
-            right = match_answer(a, r.label, (default_words(r.modalities[0]),
-                                              default_words(r.modalities[1]))).verdict
-            for key in ("", f"_{r.extra.get('kind', 'other')}"):
-                groups.setdefault(f"comparison_{layout}{key}", []).append(right == "correct")
-        out.update({k: sum(v) / len(v) for k, v in groups.items()})
+        summary = summarize(score(records, {r.id: a for r, a in zip(records, said, strict=True)}))
+        out[f"comparison_{layout}"] = summary["accuracy"]
+        out.update({f"comparison_{layout}_{kind}": group["accuracy"]
+                    for kind, group in summary.get("by_kind", {}).items()})
     return out
 
 
