@@ -57,6 +57,7 @@ def test_tasks_rotate_and_answers_match_the_sample() -> None:
     for i, item in enumerate(source):
         sample = source.sample(i)
         assert np.array_equal(item.media[0][1], sample.raw)
+        assert item.captions == (sample.caption,)  # what the caption teacher reads, every task
         base, _, attr = item.task.partition(":")
         if base == "caption":
             assert item.target == sample.caption and item.candidates == ()

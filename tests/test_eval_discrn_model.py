@@ -249,3 +249,51 @@ def test_demo_finds_the_best_projector_of_each_run(tmp_path):
                                          tmp_path / "image" / "projector"]
     with pytest.raises(XalignError, match="two modalities"):
         demo_projectors(tmp_path / "audio")
+
+
+class PositionBiased:
+    """Finds "the second one" likelier by 2.0 whatever it reads, and the right entity (a
+    feature value it knows) likelier by 0.5 in either position: a small LLM's position
+    preference over a weaker real signal."""
+
+    def __init__(self, right):
+        self.right = right
+
+    def candidate_losses(self, example, candidates):
+        assert list(candidates) == ["The first one.", "The second one."]
+        signal = 0.0
+        if example.media:
+            first, second = (float(m.features.flatten()[0]) for m in example.media)
+            signal = 0.5 * ((first in self.right) - (second in self.right))
+        return torch.tensor([2.0 - signal, signal])  # [loss of first, loss of second]
+
+
+def test_debiased_answers_cancel_a_position_preference_that_plain_ranking_follows():
+    from xalign.eval.discrn.run import Prepared, generate_answers, model_example
+    from xalign.eval.discrn.score import score, summarize
+    from xalign.model import Example, MediaFeatures
+
+    examples = synthetic_discrn([PAIR], per_pair=24, seed=3)
+    ids = {sid: float(i) for i, sid in enumerate(sorted({s for ex in examples
+                                                          for s in ex.sample_ids}))}
+    prepared = [Prepared(ex, tuple(MediaFeatures(m, torch.full((1, 1, 1), ids[s]))
+                                   for m, s in zip(ex.modalities, ex.sample_ids, strict=True)))
+                for ex in examples]
+    model = PositionBiased({ids[ex.sample_ids[ex.label]] for ex in examples})
+
+    def accuracy(mode, build=model_example):
+        answers = generate_answers(model, prepared, build, answer_mode=mode)
+        return summarize(score(examples, answers))
+
+    plain = accuracy("rank")
+    assert plain["accuracy"] == 0.5 and plain["named"]["first"] == 0.0  # always "second"
+    assert accuracy("debiased")["accuracy"] == 1.0
+
+    def text_only(p):
+        return Example(media=[], instruction=p.example.question)
+
+    tied = accuracy("debiased", text_only)  # both orders read the same: coins, fixed per id
+    assert tied == accuracy("debiased", text_only)
+    assert 0.25 < tied["accuracy"] < 0.75 and 0.0 < tied["named"]["first"] < 1.0
+    with pytest.raises(ValueError, match="debiased"):
+        generate_answers(model, prepared, model_example, answer_mode="vote")

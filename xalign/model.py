@@ -43,6 +43,8 @@ class Example:
     ``qformer_prompt`` replaces the instruction as the Q-Former's text (DisCRn uses
     "a short description"); ``None`` falls back to the projector's fixed prompt, then
     to the instruction. ``preamble`` is text the LLM reads before the first input.
+    ``captions``: a true description of each input, when the data has one (the caption
+    teacher of :mod:`xalign.train.teacher` reads it; nothing else does).
     """
 
     media: list[MediaFeatures]
@@ -50,6 +52,17 @@ class Example:
     target: str | None = None
     qformer_prompt: str | None = None
     preamble: str = ""
+    captions: tuple[str, ...] = ()
+
+
+@dataclass
+class LLMRun:
+    """One LLM pass over a composed batch: per-position target NLL ``[B, P]``, its 0/1 counts,
+    and (when asked for) the hidden states of every layer (``[B, S, d]`` each)."""
+
+    nll: torch.Tensor
+    counted: torch.Tensor
+    hidden_states: tuple[torch.Tensor, ...] = ()
 
 
 class XAlignModel(nn.Module):
@@ -65,7 +78,7 @@ class XAlignModel(nn.Module):
         self.projectors = nn.ModuleDict(dict(projectors))
         for name, projector in self.projectors.items():
             check_projector(projector, llm, source=f"projector {name!r}")
-            bind_vocab_heads(projector, llm)
+            bind_heads(projector, llm)
         if llm.tokenizer.pad_token is None and llm.tokenizer.eos_token is not None:
             llm.tokenizer.pad_token = llm.tokenizer.eos_token
         if system_prompt is None:
@@ -206,8 +219,8 @@ class XAlignModel(nn.Module):
     # -- loss -----------------------------------------------------------------------
     def forward(self, examples: Sequence[Example]) -> torch.Tensor:
         """Mean NLL over the target tokens of the batch (the training loss)."""
-        nll, counted = self._target_nll(self.compose(examples))
-        return nll.sum() / counted.sum().clamp(min=1)
+        run = self.run_llm(self.compose(examples))
+        return run.nll.sum() / run.counted.sum().clamp(min=1)
 
     def loss(self, examples: Sequence[Example]) -> torch.Tensor:
         """Alias of :meth:`forward` (training loss)."""
@@ -234,18 +247,19 @@ class XAlignModel(nn.Module):
         for start in range(0, len(candidates), step):
             chunk = [replace(example, target=c) for c in candidates[start:start + step]]
             composed = self.compose(chunk, projected=[tokens] * len(chunk))
-            nll, counted = self._target_nll(composed)
-            losses.append(nll.sum(1) / counted.sum(1).clamp(min=1))
+            run = self.run_llm(composed)
+            losses.append(run.nll.sum(1) / run.counted.sum(1).clamp(min=1))
         return torch.cat(losses).float().cpu()
 
-    def _target_nll(self, composed: Composed) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-position NLL ``[B, P]`` and 0/1 counts over the positions that predict targets."""
+    def run_llm(self, composed: Composed, hidden_states: bool = False) -> LLMRun:
+        """The LLM on ``composed``: NLL over the positions that predict targets (only those
+        go through the LM head), and every layer's hidden states with ``hidden_states``."""
         if composed.labels is None:
             raise XalignError("the loss needs a target in every example")
         following = composed.labels[:, 1:]  # position p predicts token p + 1
         keep = (following != IGNORE_INDEX).any(0).nonzero().squeeze(1)
-        kwargs: dict[str, Any] = {"use_cache": False}
-        if self._keep_logits:  # only the target positions go through the LM head
+        kwargs: dict[str, Any] = {"use_cache": False, "output_hidden_states": hidden_states}
+        if self._keep_logits:
             kwargs["logits_to_keep"] = keep
         out = self.language_model(inputs_embeds=composed.inputs_embeds,
                                   attention_mask=composed.attention_mask, **kwargs)
@@ -253,7 +267,8 @@ class XAlignModel(nn.Module):
         targets = following[:, keep]
         nll = F.cross_entropy(logits.float().transpose(1, 2), targets,
                               ignore_index=IGNORE_INDEX, reduction="none")
-        return nll, (targets != IGNORE_INDEX).to(nll.dtype)
+        return LLMRun(nll, (targets != IGNORE_INDEX).to(nll.dtype),
+                      tuple(out.hidden_states) if hidden_states else ())
 
     # -- generation -----------------------------------------------------------------
     @torch.no_grad()
@@ -276,12 +291,13 @@ class XAlignModel(nn.Module):
             self.train(was_training)
 
 
-def bind_vocab_heads(projector: Projector, llm: LoadedLLM) -> None:
-    """Give each vocab head (:mod:`xalign.projectors.heads`) the LLM's embedding table."""
-    from xalign.projectors.heads import VocabHead
+def bind_heads(projector: Projector, llm: LoadedLLM) -> None:
+    """Give each head that reads the LLM's embedding table (:mod:`xalign.projectors.heads`)
+    that table."""
+    from xalign.projectors.heads import NormedHead, VocabHead
 
     for module in projector.modules():
-        if isinstance(module, VocabHead):
+        if isinstance(module, (VocabHead, NormedHead)):
             module.bind(llm.embeddings.weight)
 
 

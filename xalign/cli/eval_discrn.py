@@ -54,9 +54,10 @@ def discrn(
                                "'greedy' is much faster on a CPU."),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1),
     frames: int = typer.Option(2, "--frames", min=1, help="Frames kept per frame-wise input."),
-    answer_mode: str = typer.Option("generate", "--answer-mode", help="generate (the paper), "
-                                    "or rank: the likelier of 'The first one.' / 'The second "
-                                    "one.' by LLM loss (a diagnostic: no unmatched answers)."),
+    answer_mode: str = typer.Option("generate", "--answer-mode", help="generate (the paper); "
+                                    "rank: the likelier of 'The first one.' / 'The second "
+                                    "one.' by LLM loss; debiased: rank asked in both input "
+                                    "orders, the LLM's position preference cancelled."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines",
                                    help="Also score the text-only and caption baselines."),
     joint: bool = typer.Option(True, "--joint/--no-joint",

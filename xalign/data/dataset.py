@@ -79,7 +79,8 @@ class FeatureDataset:
         item = self.source[i]
         media = [MediaFeatures(modality=m, features=self.features(m, obj, view_of=i))
                  for m, obj in item.media]
-        return Example(media=media, instruction=item.instruction, target=item.target)
+        return Example(media=media, instruction=item.instruction, target=item.target,
+                       captions=tuple(item.captions))
 
     def features(self, modality: str, media: Any, view_of: int = 0) -> torch.Tensor:
         """Features ``Tensor[F, T, d]`` of one input (a path or a raw object), via the cache."""

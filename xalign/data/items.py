@@ -16,6 +16,8 @@ class TrainItem:
     returns (synthetic items are raw). ``task`` is ``"caption"``, ``"qa"``,
     ``"classify:<attribute>"`` or free text from a manifest; ``candidates`` is the
     closed vocabulary of classification-style items (used by ranking evaluation).
+    ``captions`` holds a true description of each input when the source has one (the
+    synthetic world's captions), for the caption teacher (:mod:`xalign.train.teacher`).
     """
 
     id: str
@@ -25,6 +27,7 @@ class TrainItem:
     task: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     candidates: tuple[str, ...] = ()
+    captions: tuple[str, ...] = ()
 
     def media_paths(self) -> list[str]:
         """The file paths among the media (raw in-memory inputs are skipped)."""

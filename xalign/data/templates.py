@@ -129,7 +129,8 @@ def make_item(modality: Modality, item_id: str, media: Any, caption: str,
         choices = concrete_tasks(modality, attributes, (base,))
         task = rng.choice(choices) if choices else "caption"
         base, _, attr = task.partition(":")
-    common = {"id": item_id, "media": [(modality.name, media)], "attributes": dict(attributes)}
+    common = {"id": item_id, "media": [(modality.name, media)], "attributes": dict(attributes),
+              "captions": (caption,)}
     if base == "caption":
         return TrainItem(instruction=caption_instruction(modality, rng), target=caption,
                          task="caption", **common)

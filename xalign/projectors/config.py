@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xalign.errors import UnknownNameError, XalignError
+from xalign.projectors.heads import HEADS
 
 PROJECTOR_KINDS = ("qformer", "linear", "mlp")
 
@@ -76,8 +77,8 @@ class ProjectorConfig:
     # the chat template's system turn during training (None: the template's default);
     # XAlignModel composes with the same one
     system_prompt: str | None = None
-    # output head (xalign.projectors.heads): "linear" (llm_proj) or "vocab" (mixtures of the
-    # LLM's word embeddings)
+    # output head (xalign.projectors.heads): "linear" (llm_proj), "vocab" (mixtures of the
+    # LLM's word embeddings) or "normed" (linear, rescaled to the LLM's word-embedding norm)
     head: str = "linear"
     # Q-Former instruction word embeddings: "learned" or "llm" (borrowed from the LLM, frozen)
     instruction_embeddings: str = "learned"
@@ -93,8 +94,8 @@ class ProjectorConfig:
                 raise XalignError(
                     f"projector config: {name} must be a positive int or null, got {value!r}"
                 )
-        if self.head not in ("linear", "vocab"):
-            raise UnknownNameError("projector head", str(self.head), ["linear", "vocab"])
+        if self.head not in HEADS:
+            raise UnknownNameError("projector head", str(self.head), list(HEADS))
         if self.match_params_of not in (None, "qformer"):
             raise UnknownNameError("match_params_of target", str(self.match_params_of), ["qformer"])
 

@@ -7,8 +7,12 @@
   LLM learned to do with *described* inputs (a text-only stage, :mod:`xalign.llm.text_stage`)
   applies to projected ones, and a projector trained on one modality composes with others
   it never saw. The nearest words of each token can be printed (:meth:`VocabHead.words`).
+* ``normed``: ``Linear(hidden, llm_dim)``, then each token rescaled to the median norm of
+  the LLM's word embeddings. Free in direction, but never louder than a word: a linear head
+  trained alone drifts to tokens ~8x the norm of any word, which the LLM tolerates when one
+  input is all it reads and which drowns the rest of the prompt when inputs are composed.
 
-``E`` is the LLM's, never saved with the projector: the model binds it
+``E`` (and the norm taken from it) is the LLM's, never saved with the projector: the model binds it
 (:meth:`VocabHead.bind`) and the projector config records which LLM state it belongs to.
 """
 
@@ -21,7 +25,7 @@ from torch import nn
 
 from xalign.errors import XalignError
 
-HEADS = ("linear", "vocab")
+HEADS = ("linear", "vocab", "normed")
 
 
 class VocabHead(nn.Module):
@@ -38,10 +42,7 @@ class VocabHead(nn.Module):
 
     def bind(self, embedding_weight: torch.Tensor) -> None:
         """Use ``embedding_weight`` ([vocab, llm_dim], the LLM's input table), frozen."""
-        if embedding_weight.ndim != 2 or embedding_weight.shape[1] != self.llm_dim:
-            raise XalignError(f"vocab head expects an LLM embedding table of width "
-                              f"{self.llm_dim}, got {list(embedding_weight.shape)}: the "
-                              "projector was trained for another LLM")
+        check_table(embedding_weight, self.llm_dim)
         self.table = embedding_weight.detach()
 
     def weights(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -62,12 +63,45 @@ class VocabHead(nn.Module):
         return [[tokenizer.decode([int(i)]) for i in row] for row in ids.reshape(-1, ids.shape[-1])]
 
 
+class NormedHead(nn.Module):
+    """``Linear(hidden, llm_dim)``, each output token rescaled to the median word-embedding
+    norm of the bound LLM (as many parameters as the linear head)."""
+
+    def __init__(self, hidden: int, llm_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(hidden, llm_dim)
+        self.llm_dim = llm_dim
+        self.register_buffer("norm", torch.zeros(()), persistent=False)
+
+    def bind(self, embedding_weight: torch.Tensor) -> None:
+        """Take the target norm from ``embedding_weight`` ([vocab, llm_dim], the LLM's)."""
+        check_table(embedding_weight, self.llm_dim)
+        self.norm = embedding_weight.detach().float().norm(dim=-1).median().to(self.norm.device)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if float(self.norm) == 0.0:
+            raise XalignError("normed head used before bind(): compose it through XAlignModel, "
+                              "which binds the LLM's embedding table")
+        tokens = self.proj(hidden)
+        scale = self.norm / tokens.float().norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        return (tokens.float() * scale).to(tokens.dtype)
+
+
+def check_table(embedding_weight: torch.Tensor, llm_dim: int) -> None:
+    if embedding_weight.ndim != 2 or embedding_weight.shape[1] != llm_dim:
+        raise XalignError(f"the projector head expects an LLM embedding table of width "
+                          f"{llm_dim}, got {list(embedding_weight.shape)}: the projector was "
+                          "trained for another LLM")
+
+
 def make_head(kind: str, hidden: int, llm_dim: int) -> nn.Module:
     """The output head named by ``kind`` (see the module docstring)."""
     if kind == "linear":
         return nn.Linear(hidden, llm_dim)
     if kind == "vocab":
         return VocabHead(hidden, llm_dim)
+    if kind == "normed":
+        return NormedHead(hidden, llm_dim)
     from xalign.errors import UnknownNameError
 
     raise UnknownNameError("projector head", kind, HEADS)

@@ -33,6 +33,7 @@ from xalign.train.precision import PrecisionChoice, choose_precision
 from xalign.train.progress import ProgressSet, RunProgress, StageClock
 from xalign.train.recipe import Recipe
 from xalign.train.schedule import WarmupCosine
+from xalign.train.teacher import CaptionTeacher
 
 
 class TrainError(XalignError):
@@ -46,18 +47,25 @@ class TrainModule(nn.Module):
     FSDP) touches the projectors (and a tuned LLM) only.
     """
 
-    def __init__(self, model: Any, tune_llm: bool = False) -> None:
+    def __init__(self, model: Any, tune_llm: bool = False, caption_teacher: float = 0.0
+                 ) -> None:
         super().__init__()
         self.projectors = nn.ModuleDict(dict(model.projectors))
         if tune_llm:
             self.llm = model.llm.model
         object.__setattr__(self, "model", model)
+        self.teacher = CaptionTeacher(model, caption_teacher) if caption_teacher else None
+        self.parts: dict[str, float] = {}  # the loss's parts in the last call (for the logs)
 
     def forward(self, examples: list[Any]) -> torch.Tensor:
         if not examples:  # every item of this micro-batch was skipped: a zero that syncs
             params = [p for p in self.parameters() if p.requires_grad]
             return sum((p.sum() * 0.0 for p in params), torch.zeros((), device=params[0].device))
-        return self.model.loss(examples)
+        if self.teacher is None:
+            return self.model.loss(examples)
+        loss = self.teacher.loss(examples)
+        self.parts = {"nll": loss.nll, "match": loss.match}
+        return loss.total
 
 
 def check_trainable(model: Any, module: TrainModule, tune_llm: bool) -> int:
@@ -139,7 +147,7 @@ class Trainer:
         self.stop = StopSignals()
         self.resumed_at: int | None = None
         self.tune_llm = recipe.llm.tune != "frozen"
-        self.module = TrainModule(model, self.tune_llm)
+        self.module = TrainModule(model, self.tune_llm, recipe.loss.caption_teacher)
         self.trainable = check_trainable(model, self.module, self.tune_llm)
         rank = self.acc.process_index
         self.skips = SkipLog(self.files.skip_path(rank))
@@ -322,6 +330,8 @@ class Trainer:
                 self.acc.backward(loss / accum)
             losses.append(loss.detach().float())
             samples += len(batch.examples)
+            for name, value in self.module.parts.items():
+                self.window[name] = self.window.get(name, 0.0) + value / accum
         clip = self.recipe.schedule.clip_grad_norm
         if clip is not None:
             self.acc.clip_grad_norm_([p for p in self.module.parameters() if p.requires_grad],
@@ -379,6 +389,7 @@ class Trainer:
             return
         record = {"step": self.step, "loss": mean, "lr": lr, "samples_per_s": sps,
                   "epoch": self.plan.cursor.epoch, "skipped": self.skips.count}
+        record.update({name: w.get(name, 0.0) / w["n"] for name in self.module.parts})
         self.files.log(record)
         self.last_loss, self.last_sps = mean, sps
         self.window = {"loss": 0.0, "n": 0.0, "samples": 0.0, "seconds": 0.0}

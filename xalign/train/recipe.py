@@ -68,7 +68,7 @@ class ProjectorSpec(StrictModel):
     hidden_dim: PositiveInt | None = None  # mlp hidden width / linear bottleneck rank
     qformer_prompt: str | None = None  # fixed Q-Former prompt; None: the instruction
     instruction_tokenizer: str = "llm"
-    head: Literal["linear", "vocab"] = "linear"  # vocab: mixtures of the LLM word embeddings
+    head: Literal["linear", "vocab", "normed"] = "linear"  # xalign.projectors.heads
     instruction_embeddings: Literal["learned", "llm"] = "learned"  # "llm": borrowed, frozen
 
 
@@ -194,6 +194,14 @@ class EvalSpec(StrictModel):
     max_chance: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
+class LossSpec(StrictModel):
+    """Objectives beside the answer NLL."""
+
+    # weight of the caption teacher (xalign/train/teacher.py): the LLM's hidden states after
+    # the projected tokens are pulled towards its hidden states after the item's caption
+    caption_teacher: Annotated[float, Field(ge=0)] = 0.0
+
+
 class Recipe(StrictModel):
     """A whole training run."""
 
@@ -209,6 +217,7 @@ class Recipe(StrictModel):
     cache: CacheSpec = Field(default_factory=CacheSpec)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    loss: LossSpec = Field(default_factory=LossSpec)
     use_cue: bool = True
     seed: NonNegInt = 0
     max_bad_fraction: Annotated[float, Field(ge=0, le=1)] = 0.01

@@ -15,6 +15,7 @@ Systems scored on the same examples:
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,17 @@ from xalign.featurize import featurize, featurize_file
 from xalign.model import Example, MediaFeatures
 
 SYSTEMS = ("xalign", "text-only", "caption")
-# ``answer_mode="rank"``: instead of generating, pick the likelier of these two answers by
-# LLM loss. A diagnostic that takes answer format out of the score (nothing is unmatched).
+# How a system answers (``answer_mode``):
+# - "generate": greedy text, read by the matcher (the paper's protocol);
+# - "rank": the likelier of RANK_ANSWERS by LLM loss (answer format taken out of the score);
+# - "debiased": "rank" asked in both input orders; the answer is the input the LLM prefers
+#   once its preference for a position is cancelled: margin(A, B) − margin(B, A), with
+#   margin = loss("second") − loss("first"). A small LLM prefers one position whatever the
+#   inputs (text-only SmolLM2 says "second" to every question); asking both orders is the
+#   permutation debiasing of LLM multiple-choice answers (Zheng et al., 2023, "Large Language
+#   Models Are Not Robust Multiple Choice Selectors"). Inputs that read the same either way
+#   (text-only) tie; a tie is answered by a coin seeded from the example id.
+ANSWER_MODES = ("generate", "rank", "debiased")
 RANK_ANSWERS = ("The first one.", "The second one.")
 
 
@@ -78,6 +88,25 @@ def prepare(examples: Sequence[DiscrnExample], encoders: Mapping[str, Any],
     return out
 
 
+def swapped(p: Prepared) -> Prepared:
+    """The same question with the two inputs in the other order."""
+    return Prepared(p.example.swapped(), (p.media[1], p.media[0]))
+
+
+def position_margin(model: Any, example: Example) -> float:
+    """How much likelier the LLM finds "the first one" than "the second one" (loss units)."""
+    losses = model.candidate_losses(example, list(RANK_ANSWERS))
+    return float(losses[1] - losses[0])
+
+
+def debiased_answer(model: Any, p: Prepared, build: Callable[[Prepared], Example]) -> str:
+    """The answer of ``answer_mode="debiased"`` (see :data:`ANSWER_MODES`)."""
+    margin = position_margin(model, build(p)) - position_margin(model, build(swapped(p)))
+    if margin == 0:  # nothing in the inputs tells them apart: a fair coin, fixed per example
+        margin = 1.0 if zlib.crc32(p.example.id.encode()) % 2 else -1.0
+    return RANK_ANSWERS[0 if margin > 0 else 1]
+
+
 def model_example(p: Prepared) -> Example:
     return Example(media=list(p.media), instruction=p.example.question,
                    qformer_prompt=QFORMER_PROMPT, preamble=INSTRUCTION)
@@ -112,15 +141,18 @@ def generate_answers(model: Any, prepared: Sequence[Prepared],
                      preset: str = "short_answer", answer_mode: str = "generate",
                      **overrides: Any) -> dict[str, str]:
     """``id -> answer``: generated, ``batch_size`` examples per ``model.generate`` call, or
-    with ``answer_mode="rank"`` the likelier of :data:`RANK_ANSWERS`."""
+    ranked (``rank``, ``debiased``; :data:`ANSWER_MODES`)."""
     answers: dict[str, str] = {}
+    if answer_mode not in ANSWER_MODES:
+        raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, "
+                         f"got {answer_mode!r}")
     if answer_mode == "rank":
         for p in prepared:
             losses = model.candidate_losses(build(p), list(RANK_ANSWERS))
             answers[p.example.id] = RANK_ANSWERS[int(torch.argmin(losses))]
         return answers
-    if answer_mode != "generate":
-        raise ValueError(f"answer_mode must be 'generate' or 'rank', got {answer_mode!r}")
+    if answer_mode == "debiased":
+        return {p.example.id: debiased_answer(model, p, build) for p in prepared}
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start:start + batch_size]
         texts = model.generate([build(p) for p in chunk], preset=preset, **overrides)

@@ -1,0 +1,79 @@
+"""The caption teacher: zero exactly when the LLM reads the projected tokens as it reads the
+caption, a gradient into the projector otherwise, a clear error without captions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from tests.fixtures_llm import make_tiny_llm
+from xalign.errors import XalignError
+from xalign.model import Example, MediaFeatures, XAlignModel
+from xalign.projectors import ProjectorConfig, build_projector
+from xalign.train.teacher import CaptionTeacher, after_inputs
+
+
+@pytest.fixture()
+def model() -> XAlignModel:
+    llm = make_tiny_llm(seed=3)
+    config = ProjectorConfig(kind="qformer", modality="image", feature_dim=8,
+                             llm_dim=llm.hidden_size, num_tokens=3, llm_id=llm.llm_id,
+                             cue=" image: ", instruction_vocab_size=len(llm.tokenizer))
+    torch.manual_seed(0)
+    return XAlignModel(llm, {"image": build_projector(config)})
+
+
+def examples() -> list[Example]:
+    features = torch.randn(2, 1, 5, 8, generator=torch.Generator().manual_seed(1))
+    return [Example([MediaFeatures("image", features[0])], "What colour is it?", "red",
+                    captions=("a red square",)),
+            Example([MediaFeatures("image", features[1])], "Describe it.", "a blue ball on top",
+                    captions=("a blue ball at the top",))]
+
+
+def caption_tokens(model: XAlignModel, caption: str) -> torch.Tensor:
+    """What the teacher puts in the slot: the caption's word embeddings."""
+    ids = model.llm.tokenizer(" " + caption, add_special_tokens=False)["input_ids"]
+    return model.language_model.get_input_embeddings()(torch.tensor(ids)).detach()
+
+
+def test_positions_after_the_inputs_are_the_instruction_and_answer(model) -> None:
+    exs = examples()
+    composed = model.compose(exs)
+    index, mask = after_inputs(composed)
+    for row, example in enumerate(exs):
+        last = int(composed.media_mask[row].nonzero().max())
+        expected = list(range(last + 1, composed.lengths[row]))
+        assert index[row][mask[row]].tolist() == expected
+        answer = model.llm.tokenizer(example.target, add_special_tokens=False)["input_ids"]
+        tail = composed.input_ids[row, expected].tolist()
+        assert any(tail[i:i + len(answer)] == answer for i in range(len(tail)))
+
+
+def test_match_is_zero_when_the_tokens_are_the_caption_and_positive_otherwise(model,
+                                                                               monkeypatch):
+    exs = examples()
+    teacher = CaptionTeacher(model, weight=1.0)
+    assert teacher.loss(exs).match > 1e-3  # random projected tokens read unlike the caption
+    words = [[caption_tokens(model, ex.captions[0])] for ex in exs]
+    monkeypatch.setattr(model, "project", lambda _examples: words)
+    assert teacher.loss(exs).match == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_match_trains_the_projector_and_only_it(model) -> None:
+    teacher = CaptionTeacher(model, weight=1.0)
+    model.train()
+    loss = teacher.loss(examples())
+    assert loss.total.requires_grad
+    loss.total.backward()
+    grads = [p.grad for p in model.projectors["image"].parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(p.grad is None for p in model.language_model.parameters())
+
+
+def test_examples_without_captions_name_the_fix(model) -> None:
+    teacher = CaptionTeacher(model, weight=1.0)
+    with pytest.raises(XalignError, match="caption_teacher=0"):
+        teacher.loss([replace(examples()[0], captions=())])
