@@ -77,3 +77,33 @@ def test_examples_without_captions_name_the_fix(model) -> None:
     teacher = CaptionTeacher(model, weight=1.0)
     with pytest.raises(XalignError, match="caption_teacher=0"):
         teacher.loss([replace(examples()[0], captions=())])
+
+
+def test_manifest_captions_reach_the_items_and_a_run_without_them_is_refused(tmp_path) -> None:
+    import json
+
+    from xalign.data.manifest import ManifestError, ManifestSource
+    from xalign.train.engine import TrainError, check_captions
+
+    line = {"id": "a", "media": [{"modality": "image", "path": "a.png"}],
+            "instruction": "What colour?", "answer": "red"}
+    (tmp_path / "with.jsonl").write_text(json.dumps({**line, "captions": ["a red square"]}))
+    (tmp_path / "without.jsonl").write_text(json.dumps(line))
+    (tmp_path / "bad.jsonl").write_text(json.dumps({**line, "captions": ["a", "b"]}))
+    assert ManifestSource(tmp_path / "with.jsonl")[0].captions == ("a red square",)
+
+    class Items:
+        def __init__(self, source):
+            self.source = source
+
+        def __len__(self):
+            return len(self.source)
+
+        def item(self, i):
+            return self.source[i]
+
+    check_captions(Items(ManifestSource(tmp_path / "with.jsonl")))
+    with pytest.raises(TrainError, match="caption_teacher=0"):
+        check_captions(Items(ManifestSource(tmp_path / "without.jsonl")))
+    with pytest.raises(ManifestError, match=r"bad\.jsonl:1: 'captions'"):
+        ManifestSource(tmp_path / "bad.jsonl")

@@ -123,13 +123,18 @@ class ManifestSource:
         if not isinstance(attributes, dict) or not isinstance(candidates, list):
             fail("'attributes' must be an object and 'candidates' a list")
         attributes = {str(k): str(v) for k, v in attributes.items()}
+        captions = record.get("captions", [])
+        if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions) \
+                or len(captions) not in (0, len(media)):
+            fail(f"'captions' must be a list of {len(media)} string(s), one per media input")
         instruction = record.get("instruction")
         if instruction is None:
             instruction, candidates = self._templated(record, media, task, answer, fail)
         elif not isinstance(instruction, str):
             fail(f"'instruction' must be a string, got {type(instruction).__name__}")
         return TrainItem(id=item_id, media=media, instruction=instruction, target=answer,
-                         task=task, attributes=attributes, candidates=tuple(candidates))
+                         task=task, attributes=attributes, candidates=tuple(candidates),
+                         captions=tuple(captions))
 
     def _templated(self, record: dict[str, Any], media: list[tuple[str, Path]], task: str,
                    answer: str, fail: Any) -> tuple[str, list[str]]:

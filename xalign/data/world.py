@@ -89,7 +89,8 @@ def write_world(out: str | Path, modalities: Sequence[str], sizes: Mapping[str, 
                     lines.append({"id": f"{item_id}-{task}", "task": task,
                                   "media": [{"modality": modality.name, "path": rel}],
                                   "instruction": ex.instruction, "answer": ex.target,
-                                  "attributes": attributes, "candidates": list(ex.candidates)})
+                                  "attributes": attributes, "candidates": list(ex.candidates),
+                                  "captions": [sample.caption]})
                 if progress:
                     progress(modality.name, split, i)
             summary.media.setdefault(modality.name, {})[split] = n

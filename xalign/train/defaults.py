@@ -25,8 +25,12 @@ from xalign.train.recipe_io import load_recipe, recipe_from_dict
 # - the plugin's default encoder: pretrained on the synthetic world with one generic
 #   contrastive objective (xalign/encoders/pretrain.py), nothing designed for an attribute;
 # - the instruction-aware Q-Former (X-InstructBLIP), 8 tokens per frame, instruction word
-#   embeddings borrowed from the LLM and frozen; its output head is the paper's linear one
-#   (head "vocab" learned far slower in the measured run: docs/training.md);
+#   embeddings borrowed from the LLM and frozen; its output head is the paper's linear one,
+#   each token rescaled to the LLM's word norm ("normed": linear tokens drift to ~8x a
+#   word's norm and drown a second input when composed; docs/training.md);
+# - the caption teacher (xalign/train/teacher.py), weight 10: the LLM reads the projected
+#   tokens as it reads the item's caption; single inputs only, never comparisons (README,
+#   "It reasons": DisCRn from composed projectors rests on it);
 # - an instruction mix (captioning, open QA, closed classification, several phrasings each):
 #   one question format would take over the LLM's answer format;
 # - precision "auto" (bf16 only on CPUs with native bf16, xalign/train/precision.py) and an
@@ -37,7 +41,7 @@ TINY_BASE: dict[str, Any] = {
                    "captioning, QA and classification of the synthetic world.",
     "llm": {"source": "smollm2-compare", "system_prompt": ""},
     "encoder": {"source": None},
-    "projector": {"kind": "qformer", "preset": "tiny", "num_tokens": 8, "head": "linear",
+    "projector": {"kind": "qformer", "preset": "tiny", "num_tokens": 8, "head": "normed",
                   "instruction_embeddings": "llm"},
     "data": {"sources": [{"kind": "synthetic", "size": 960,
                           "tasks": ["caption", "qa", "classify"]}]},
@@ -47,6 +51,7 @@ TINY_BASE: dict[str, Any] = {
     "cache": {"enabled": True, "train_views": 1},
     "checkpoint": {"every": 80, "keep_last": 1},
     "eval": {"every": 0, "val_size": 32, "test_size": 100, "max_chance": 0.25},
+    "loss": {"caption_teacher": 10.0},
     "mixed_precision": "auto",
     "seed": 0,
 }

@@ -88,6 +88,15 @@ def check_trainable(model: Any, module: TrainModule, tune_llm: bool) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def check_captions(train_set: Any) -> None:
+    """The caption teacher needs a caption per input: say so before any step, not at one."""
+    item = train_set.item(0) if hasattr(train_set, "item") and len(train_set) else None
+    if item is not None and len(item.captions) != len(item.media):
+        raise TrainError(f"loss.caption_teacher needs a caption for each input, but item "
+                         f"{item.id!r} has none: add \"captions\" to the manifest lines "
+                         "(docs/data.md) or set loss.caption_teacher=0")
+
+
 def param_groups(module: TrainModule, recipe: Recipe) -> list[dict[str, Any]]:
     """AdamW groups: no weight decay on biases and norms (tensors of rank < 2), LLM at llm.lr."""
     groups: dict[tuple[str, bool], list[nn.Parameter]] = {}
@@ -147,6 +156,8 @@ class Trainer:
         self.stop = StopSignals()
         self.resumed_at: int | None = None
         self.tune_llm = recipe.llm.tune != "frozen"
+        if recipe.loss.caption_teacher:
+            check_captions(train_set)
         self.module = TrainModule(model, self.tune_llm, recipe.loss.caption_teacher)
         self.trainable = check_trainable(model, self.module, self.tune_llm)
         rank = self.acc.process_index
