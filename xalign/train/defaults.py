@@ -26,11 +26,11 @@ from xalign.train.recipe_io import load_recipe, recipe_from_dict
 #   contrastive objective (xalign/encoders/pretrain.py), nothing designed for an attribute;
 # - the instruction-aware Q-Former (X-InstructBLIP), 8 tokens per frame, instruction word
 #   embeddings borrowed from the LLM and frozen; its output head is the paper's linear one,
-#   each token rescaled to the LLM's word norm ("normed": linear tokens drift to ~8x a
-#   word's norm and drown a second input when composed; docs/training.md);
+#   each token rescaled to the LLM's word norm ("normed"; docs/training.md);
 # - the caption teacher (xalign/train/teacher.py), weight 10: the LLM reads the projected
-#   tokens as it reads the item's caption; single inputs only, never comparisons (README,
-#   "It reasons": DisCRn from composed projectors rests on it);
+#   tokens as it reads the item's caption; single inputs only, never comparisons. With the
+#   normed head it lifted order-debiased DisCRn from 65.6% to 80.2% on image-video; the
+#   linear head without it measured 77.1% (README, "It reasons");
 # - an instruction mix (captioning, open QA, closed classification, several phrasings each):
 #   one question format would take over the LLM's answer format;
 # - precision "auto" (bf16 only on CPUs with native bf16, xalign/train/precision.py) and an
