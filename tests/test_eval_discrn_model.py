@@ -203,6 +203,9 @@ def test_cli_runs_the_mini_discrn_with_saved_projectors(tmp_path, projector_args
     rows = (out / "predictions.jsonl").read_text().splitlines()
     n_probe = report["systems"]["per-input probe"]["n"]
     assert len(rows) == 12 + n_probe and (out / "discrn.png").is_file()
+    result = CliRunner().invoke(app, ["eval", "discrn", *projector_args, "--answer-mode",
+                                      "vote"])
+    assert result.exit_code == 1 and "generate, rank, debiased" in str(result.exception)
 
 
 def test_cli_reads_released_records_and_lists_missing_media(tmp_path, projector_args):

@@ -83,8 +83,12 @@ def discrn(
     from xalign.eval import discrn as run
     from xalign.eval.discrn.media import parse_assignments
     from xalign.eval.discrn.report import print_tables, write_outputs
+    from xalign.eval.discrn.run import ANSWER_MODES
     from xalign.eval.predictions import write_jsonl
 
+    if answer_mode not in ANSWER_MODES:  # before any model loads
+        raise XalignError(f"--answer-mode must be one of {', '.join(ANSWER_MODES)}, "
+                          f"got {answer_mode!r}")
     pair_modalities = _modalities(modalities)
     skips = SkipReport()
     if predictions is not None:
