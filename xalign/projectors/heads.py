@@ -72,14 +72,16 @@ class NormedHead(nn.Module):
         self.proj = nn.Linear(hidden, llm_dim)
         self.llm_dim = llm_dim
         self.register_buffer("norm", torch.zeros(()), persistent=False)
+        self.bound = False  # a Python flag: reading the buffer would sync a GPU every call
 
     def bind(self, embedding_weight: torch.Tensor) -> None:
         """Take the target norm from ``embedding_weight`` ([vocab, llm_dim], the LLM's)."""
         check_table(embedding_weight, self.llm_dim)
         self.norm = embedding_weight.detach().float().norm(dim=-1).median().to(self.norm.device)
+        self.bound = True
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        if float(self.norm) == 0.0:
+        if not self.bound:
             raise XalignError("normed head used before bind(): compose it through XAlignModel, "
                               "which binds the LLM's embedding table")
         tokens = self.proj(hidden)
