@@ -25,22 +25,20 @@ from xalign.eval.discrn.run import Prepared, debiased_answer, model_example, pre
 from xalign.eval.discrn.score import score, summarize
 from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
 from xalign.eval.loading import load_model
+from xalign.llm.text_stage import slot_embeddings
 from xalign.train.precision import cpu_flags
 
 
 def captioned_slots(model, modalities: set[str]):
     """``model.project`` with the inputs of ``modalities`` replaced by their captions' words."""
-    project, embed, tokenizer = model.project, model.language_model.get_input_embeddings(), \
-        model.llm.tokenizer
+    project, embed = model.project, model.language_model.get_input_embeddings()
 
     def patched(examples):
         tokens = project(examples)
         for example, row in zip(examples, tokens, strict=True):
             for i, item in enumerate(example.media):
-                if item.modality in modalities:
-                    ids = tokenizer(" " + example.captions[i].strip(),
-                                    add_special_tokens=False)["input_ids"]
-                    row[i] = embed(torch.tensor(ids, device=row[i].device)).detach()
+                if item.modality in modalities:  # the slot as the text stage fills it
+                    row[i] = slot_embeddings(model.llm.tokenizer, embed, example.captions[i])
         return tokens
     return patched
 

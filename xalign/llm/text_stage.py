@@ -281,6 +281,13 @@ def stage_examples(config: StageConfig) -> list[TextExample]:
     return examples
 
 
+def slot_embeddings(tokenizer: Any, embeddings: nn.Module, text: str) -> torch.Tensor:
+    """``[n, d]``: a description's word embeddings as they stand in an input slot."""
+    ids = tokenizer(" " + text.strip(), add_special_tokens=False)["input_ids"]
+    ids = torch.tensor(ids, dtype=torch.long, device=embeddings.weight.device)
+    return embeddings(ids).detach()
+
+
 def compose_text(composer: Any, embeddings: nn.Module, examples: Sequence[TextExample],
                  with_targets: bool, padding_side: str = "right",
                  perturb: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Any:
@@ -292,9 +299,7 @@ def compose_text(composer: Any, embeddings: nn.Module, examples: Sequence[TextEx
     for ex in examples:
         media = []
         for cue, text in ex.inputs:
-            ids = composer.tokenizer(" " + text.strip(), add_special_tokens=False)["input_ids"]
-            ids = torch.tensor(ids, dtype=torch.long)
-            slot = embeddings(ids.to(embeddings.weight.device)).detach()
+            slot = slot_embeddings(composer.tokenizer, embeddings, text)
             media.append((cue, perturb(slot) if perturb is not None else slot))
         items.append(ComposeItem(media=media, instruction=ex.question,
                                  target=ex.answer if with_targets else None,
