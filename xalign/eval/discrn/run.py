@@ -142,17 +142,15 @@ def generate_answers(model: Any, prepared: Sequence[Prepared],
                      **overrides: Any) -> dict[str, str]:
     """``id -> answer``: generated, ``batch_size`` examples per ``model.generate`` call, or
     ranked (``rank``, ``debiased``; :data:`ANSWER_MODES`)."""
-    answers: dict[str, str] = {}
     if answer_mode not in ANSWER_MODES:
         raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, "
                          f"got {answer_mode!r}")
-    if answer_mode == "rank":
-        for p in prepared:
-            losses = model.candidate_losses(build(p), list(RANK_ANSWERS))
-            answers[p.example.id] = RANK_ANSWERS[int(torch.argmin(losses))]
-        return answers
+    if answer_mode == "rank":  # a tie goes to "first", as argmin over the losses would
+        return {p.example.id: RANK_ANSWERS[0 if position_margin(model, build(p)) >= 0 else 1]
+                for p in prepared}
     if answer_mode == "debiased":
         return {p.example.id: debiased_answer(model, p, build) for p in prepared}
+    answers: dict[str, str] = {}
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start:start + batch_size]
         texts = model.generate([build(p) for p in chunk], preset=preset, **overrides)
