@@ -83,7 +83,7 @@ def test_manifest_captions_reach_the_items_and_a_run_without_them_is_refused(tmp
     import json
 
     from xalign.data.manifest import ManifestError, ManifestSource
-    from xalign.train.engine import TrainError, check_captions
+    from xalign.train.trainable import TrainError, check_captions
 
     line = {"id": "a", "media": [{"modality": "image", "path": "a.png"}],
             "instruction": "What colour?", "answer": "red"}
