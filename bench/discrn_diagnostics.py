@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from xalign.eval.demo import demo_projectors
-from xalign.eval.discrn.run import Prepared, debiased_answer, model_example, prepare
+from xalign.eval.discrn.run import Prepared, debiased_answers, model_example, prepare
 from xalign.eval.discrn.score import score, summarize
 from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
 from xalign.eval.loading import load_model
-from xalign.llm.text_stage import slot_embeddings
+from xalign.llm.stage_texts import slot_embeddings
 from xalign.train.precision import cpu_flags
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     original = model.project
     for shown in ([], [names[0]], [names[1]], names):
         model.project = captioned_slots(model, set(shown)) if shown else original
-        answers = {p.example.id: debiased_answer(model, p, with_captions) for p in prepared}
+        answers = debiased_answers(model, prepared, with_captions)
         model.project = original
         summary = summarize(score(examples, answers))
         kinds = summary["by_kind"]

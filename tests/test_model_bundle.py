@@ -96,6 +96,21 @@ def test_candidate_losses_rank_with_per_candidate_mean_nll(model) -> None:
     assert torch.allclose(batched, single, atol=1e-4) and torch.allclose(chunked, single, atol=1e-4)
 
 
+def test_candidate_losses_of_many_examples_equal_one_example_at_a_time(model) -> None:
+    """Batched ranking (held-out accuracy, DisCRn) groups whole examples per LLM call and
+    splits an example with more candidates than a call holds; every loss is unchanged."""
+    batch = examples()
+    candidates = [["a red square", "no"], ["yes", "a blue circle on a long table", "two", "x"],
+                  ["red"]][:len(batch)]
+    alone = [model.candidate_losses(ex, c) for ex, c in zip(batch, candidates, strict=True)]
+    for rows_per_call in (1, 3, 32):
+        many = model.candidate_losses_many(batch, candidates, batch_size=rows_per_call)
+        assert [m.shape for m in many] == [a.shape for a in alone]
+        assert all(torch.allclose(m, a, atol=1e-4) for m, a in zip(many, alone, strict=True))
+    with pytest.raises(ValueError, match="candidate lists"):
+        model.candidate_losses_many(batch, candidates[:1])
+
+
 def test_qformer_prompt_overrides_the_instruction(model) -> None:
     seen = []
     audio = model.projectors["audio"]

@@ -229,27 +229,48 @@ class XAlignModel(nn.Module):
     def candidate_losses(self, example: Example, candidates: Sequence[str],
                          batch_size: int | None = None) -> torch.Tensor:
         """Mean per-token NLL of each candidate as the target (lower = more likely)."""
-        if not candidates:
-            return torch.empty(0)
+        return self.candidate_losses_many([example], [candidates],
+                                          batch_size or max(1, len(candidates)))[0]
+
+    def candidate_losses_many(self, examples: Sequence[Example],
+                              candidates: Sequence[Sequence[str]], batch_size: int = 32
+                              ) -> list[torch.Tensor]:
+        """:meth:`candidate_losses` of many examples, ``batch_size`` (example, candidate)
+        rows per LLM call: ranking a test set or DisCRn in a few large batches instead of
+        one small batch per question."""
+        if len(examples) != len(candidates):
+            raise ValueError(f"{len(examples)} examples but {len(candidates)} candidate lists")
         was_training = self.training
         self.eval()  # ranking is evaluation: no dropout in the projectors
         try:
-            return self._candidate_losses(example, candidates, batch_size)
+            return self._candidate_losses(examples, candidates, batch_size)
         finally:
             self.train(was_training)
 
     @torch.no_grad()
-    def _candidate_losses(self, example: Example, candidates: Sequence[str],
-                          batch_size: int | None) -> torch.Tensor:
-        tokens = self.project([example])[0]  # projected once, shared by every candidate
-        step = batch_size or len(candidates)
+    def _candidate_losses(self, examples: Sequence[Example],
+                          candidates: Sequence[Sequence[str]], batch_size: int
+                          ) -> list[torch.Tensor]:
         losses = []
-        for start in range(0, len(candidates), step):
-            chunk = [replace(example, target=c) for c in candidates[start:start + step]]
-            composed = self.compose(chunk, projected=[tokens] * len(chunk))
-            run = self.run_llm(composed)
-            losses.append(run.nll.sum(1) / run.counted.sum(1).clamp(min=1))
-        return torch.cat(losses).float().cpu()
+        first = 0
+        while first < len(examples):
+            # whole examples filling one call (one with more candidates than that goes alone),
+            # each projected once and its tokens shared by all its candidate rows
+            end, rows = first + 1, len(candidates[first])
+            while end < len(examples) and rows + len(candidates[end]) <= batch_size:
+                rows += len(candidates[end])
+                end += 1
+            projected = self.project(examples[first:end])
+            pairs = [(e, c) for e in range(first, end) for c in candidates[e]]
+            for start in range(0, len(pairs), batch_size):
+                chunk = pairs[start:start + batch_size]
+                composed = self.compose([replace(examples[e], target=c) for e, c in chunk],
+                                        projected=[projected[e - first] for e, _ in chunk])
+                run = self.run_llm(composed)
+                losses.append(run.nll.sum(1) / run.counted.sum(1).clamp(min=1))
+            first = end
+        flat = torch.cat(losses).float().cpu() if losses else torch.empty(0)
+        return list(flat.split([len(c) for c in candidates]))
 
     def run_llm(self, composed: Composed, hidden_states: bool = False) -> LLMRun:
         """The LLM on ``composed``: NLL over the positions that predict targets (only those

@@ -16,6 +16,7 @@ from xalign.eval.cider import cider_d
 from xalign.eval.discrn.score import bootstrap_interval
 from xalign.eval.single import accuracy_table, answer_all, examples_of
 from xalign.eval.text_match import exact_match, match_label
+from xalign.ranking import rank_losses
 
 
 def _attribute(task: str) -> str:
@@ -33,8 +34,9 @@ def evaluate_classification(model: Any, dataset: Any, modes: tuple[str, ...] = (
     rows = [{"id": it.id, "task": it.task, "target": it.target,
              "candidates": list(it.candidates)} for it, _ in pairs]
     if "rank" in modes:
-        for row, (item, example) in zip(rows, pairs, strict=True):
-            losses = model.candidate_losses(example, list(item.candidates))
+        ranked = rank_losses(model, [ex for _, ex in pairs],
+                             [list(it.candidates) for it, _ in pairs])
+        for row, (item, _), losses in zip(rows, pairs, ranked, strict=True):
             row["ranked"] = item.candidates[int(torch.argmin(losses))]
     if "generate" in modes:
         for row, text in zip(rows, answer_all(model, pairs, batch_size, preset, **overrides),

@@ -22,6 +22,9 @@ import numpy as np
 import torch
 
 from xalign.errors import MediaError
+from xalign.ranking import rank_losses
+
+ITEMS_PER_CALL = 8  # items ranked together (their candidates make the LLM batch)
 
 
 @dataclass
@@ -104,8 +107,9 @@ def ranking_accuracy(model: Any, dataset: Any, limit: int | None = None,
     """Rank the candidates of each eligible item of ``dataset`` (a ``FeatureDataset`` or an
     :class:`EvalSet`).
 
-    ``model.candidate_losses(example, candidates)`` gives one loss per candidate; the
-    prediction is the lowest. Items whose media fail to load are counted as skipped.
+    :func:`~xalign.ranking.rank_losses` gives one loss per candidate, for
+    :data:`ITEMS_PER_CALL` items at a time; the prediction is the lowest. Items whose media
+    fail to load are counted as skipped.
     The headline accuracy counts the items whose chance ``1 / len(candidates)`` is at most
     ``max_chance`` (default: the dataset's ``max_chance``; ``None``: all items; all items too
     when none qualifies); every attribute is in ``per_attribute`` with its own chance.
@@ -119,7 +123,22 @@ def ranking_accuracy(model: Any, dataset: Any, limit: int | None = None,
     for p in projectors:
         p.eval()
     skipped = 0
-    per: dict[str, list[float]] = {}
+    per: dict[tuple[str, bool], list[float]] = {}  # (attribute, headline) -> hits, items, chance
+    pending: list[tuple[Any, Any]] = []  # (item, example) waiting for one batched ranking
+
+    def rank_pending() -> None:
+        losses = rank_losses(model, [ex for _, ex in pending],
+                             [list(it.candidates) for it, _ in pending])
+        for (item, _), item_losses in zip(pending, losses, strict=True):
+            hit = float(item.candidates[int(torch.argmin(item_losses))] == item.target)
+            chance = 1.0 / len(item.candidates)
+            key = (attribute_of(item.task), max_chance is None or chance <= max_chance + 1e-9)
+            stats = per.setdefault(key, [0.0, 0.0, 0.0])
+            stats[0] += hit
+            stats[1] += 1
+            stats[2] += chance
+        pending.clear()
+
     try:
         with preserved_rng():
             total = len(dataset) if limit is None else min(limit, len(dataset))
@@ -128,20 +147,14 @@ def ranking_accuracy(model: Any, dataset: Any, limit: int | None = None,
                 if not eligible(item, attributes):
                     continue
                 try:
-                    example = dataset[index]
+                    pending.append((item, dataset[index]))
                 except MediaError:
                     skipped += 1
                     continue
-                candidates = list(item.candidates)
-                losses = model.candidate_losses(example, candidates)
-                hit = float(candidates[int(torch.argmin(losses))] == item.target)
-                chance = 1.0 / len(candidates)
-                key = (attribute_of(item.task),
-                       max_chance is None or chance <= max_chance + 1e-9)
-                stats = per.setdefault(key, [0.0, 0.0, 0.0])  # hits, items, chance
-                stats[0] += hit
-                stats[1] += 1
-                stats[2] += chance
+                if len(pending) == ITEMS_PER_CALL:
+                    rank_pending()
+            if pending:
+                rank_pending()
     finally:
         for p, mode in zip(projectors, modes, strict=True):
             p.train(mode)

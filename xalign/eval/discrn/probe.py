@@ -17,6 +17,7 @@ from typing import Any
 from xalign.data.templates import noun_of
 from xalign.eval.discrn.run import RANK_ANSWERS, Prepared
 from xalign.model import Example
+from xalign.ranking import rank_losses
 from xalign.registry import get_registry
 
 SYSTEM = "per-input probe"
@@ -26,17 +27,18 @@ QUESTION = "What is the {attribute} of this {noun}?"
 def probe_answers(model: Any, prepared: Sequence[Prepared]) -> dict[str, str]:
     """``id -> "The first one." / "The second one."`` for the examples that carry a probe."""
     registry = get_registry()
-    answers = {}
+    asked, examples, values = [], [], []
     for p in prepared:
         probe = p.example.extra.get("probe")
         if not probe:
             continue
         attribute, value = probe
-        losses = []
+        asked.append(p)
         for media in p.media:
             question = QUESTION.format(attribute=attribute.replace("_", " "),
                                        noun=noun_of(registry.get(media.modality)))
-            example = Example(media=[media], instruction=question)
-            losses.append(float(model.candidate_losses(example, [value])[0]))
-        answers[p.example.id] = RANK_ANSWERS[0 if losses[0] <= losses[1] else 1]
-    return answers
+            examples.append(Example(media=[media], instruction=question))
+            values.append([value])
+    losses = [float(loss[0]) for loss in rank_losses(model, examples, values)]
+    return {p.example.id: RANK_ANSWERS[0 if first <= second else 1]
+            for p, first, second in zip(asked, losses[::2], losses[1::2], strict=True)}

@@ -27,6 +27,7 @@ from xalign.errors import MediaError
 from xalign.eval.discrn.records import INSTRUCTION, QFORMER_PROMPT, DiscrnExample
 from xalign.featurize import featurize, featurize_file
 from xalign.model import Example, MediaFeatures
+from xalign.ranking import rank_losses
 
 SYSTEMS = ("xalign", "text-only", "caption")
 # How a system answers (``answer_mode``):
@@ -93,18 +94,26 @@ def swapped(p: Prepared) -> Prepared:
     return Prepared(p.example.swapped(), (p.media[1], p.media[0]))
 
 
-def position_margin(model: Any, example: Example) -> float:
-    """How much likelier the LLM finds "the first one" than "the second one" (loss units)."""
-    losses = model.candidate_losses(example, list(RANK_ANSWERS))
-    return float(losses[1] - losses[0])
+def position_margins(model: Any, examples: Sequence[Example]) -> list[float]:
+    """How much likelier the LLM finds "the first one" than "the second one" (loss units),
+    for each example, ranked in large batches (:func:`xalign.ranking.rank_losses`)."""
+    losses = rank_losses(model, examples, [RANK_ANSWERS] * len(examples))
+    return [float(pair[1] - pair[0]) for pair in losses]
 
 
-def debiased_answer(model: Any, p: Prepared, build: Callable[[Prepared], Example]) -> str:
-    """The answer of ``answer_mode="debiased"`` (see :data:`ANSWER_MODES`)."""
-    margin = position_margin(model, build(p)) - position_margin(model, build(swapped(p)))
-    if margin == 0:  # nothing in the inputs tells them apart: a fair coin, fixed per example
-        margin = 1.0 if zlib.crc32(p.example.id.encode()) % 2 else -1.0
-    return RANK_ANSWERS[0 if margin > 0 else 1]
+def debiased_answers(model: Any, prepared: Sequence[Prepared],
+                     build: Callable[[Prepared], Example]) -> dict[str, str]:
+    """The answers of ``answer_mode="debiased"`` (see :data:`ANSWER_MODES`)."""
+    # both orders of a question side by side: they share a batch, so inputs that read the
+    # same either way (text-only) give bit-identical margins, an exact tie
+    margins = position_margins(model, [e for p in prepared for e in (build(p), build(swapped(p)))])
+    answers = {}
+    for p, forward, backward in zip(prepared, margins[::2], margins[1::2], strict=True):
+        margin = forward - backward
+        if margin == 0:  # nothing in the inputs tells them apart: a fair coin, fixed per example
+            margin = 1.0 if zlib.crc32(p.example.id.encode()) % 2 else -1.0
+        answers[p.example.id] = RANK_ANSWERS[0 if margin > 0 else 1]
+    return answers
 
 
 def model_example(p: Prepared) -> Example:
@@ -146,10 +155,11 @@ def generate_answers(model: Any, prepared: Sequence[Prepared],
         raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, "
                          f"got {answer_mode!r}")
     if answer_mode == "rank":  # a tie goes to "first", as argmin over the losses would
-        return {p.example.id: RANK_ANSWERS[0 if position_margin(model, build(p)) >= 0 else 1]
-                for p in prepared}
+        margins = position_margins(model, [build(p) for p in prepared])
+        return {p.example.id: RANK_ANSWERS[0 if m >= 0 else 1]
+                for p, m in zip(prepared, margins, strict=True)}
     if answer_mode == "debiased":
-        return {p.example.id: debiased_answer(model, p, build) for p in prepared}
+        return debiased_answers(model, prepared, build)
     answers: dict[str, str] = {}
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start:start + batch_size]
