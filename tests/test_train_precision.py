@@ -42,6 +42,19 @@ def test_detection_reads_the_cpu_flags(monkeypatch):
     assert choose_precision("auto", cuda=False).mode == "bf16"
 
 
+@pytest.mark.parametrize(("cap", "mode"), [("AVX2", "no"), ("avx512_core", "no"),
+                                         ("AVX512_CORE_AMX", "bf16"), ("", "bf16")])
+def test_a_onednn_isa_cap_below_bf16_gets_fp32(monkeypatch, cap, mode):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU emulates bf16 (how an AVX2-only CPU is
+    reproduced on a newer one): auto must then take fp32 and say why."""
+    monkeypatch.setattr(precision, "cpu_flags", lambda: SAPPHIRE)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    choice = choose_precision("auto", cuda=False)
+    assert choice.mode == mode
+    if mode == "no":
+        assert f"ONEDNN_MAX_CPU_ISA={cap.upper()}" in choice.reason
+
+
 def test_cpu_flags_parse_this_machine():
     flags = precision.cpu_flags()
     if not Path("/proc/cpuinfo").is_file():

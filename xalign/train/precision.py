@@ -2,7 +2,9 @@
 
 bf16 autocast on a CPU without native bf16 instructions is emulated and measured ~17x
 slower than fp32 (issue 14), so ``auto`` takes bf16 on CPU only where the CPU flags show
-AVX512-BF16 or AMX-BF16, and fp32 elsewhere (or where the flags cannot be read). On a
+AVX512-BF16 or AMX-BF16, and fp32 elsewhere (or where the flags cannot be read, or where
+``ONEDNN_MAX_CPU_ISA`` caps oneDNN, which does torch's bf16 matrix products on a CPU, below
+its bf16 kernels: how a newer CPU reproduces an AVX2-only one). On a
 GPU, ``auto`` takes bf16 where ``torch.cuda.is_bf16_supported()`` says so, fp16 otherwise.
 An explicit ``bf16`` / ``fp16`` / ``no`` in a recipe is honoured as written (fp16 has no
 CPU autocast path here, so on CPU it runs fp32 and says so).
@@ -10,6 +12,7 @@ CPU autocast path here, so on CPU it runs fp32 and says so).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +22,9 @@ Mode = Literal["no", "bf16", "fp16"]
 
 # x86 flags (Linux /proc/cpuinfo spelling) that give bf16 matrix products in hardware.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# ONEDNN_MAX_CPU_ISA values (prefixes) that leave oneDNN its bf16 kernels
+BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX10", "ALL",
+             "DEFAULT")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,14 @@ def cpu_flags() -> frozenset[str] | None:
     return None
 
 
+def onednn_cap_without_bf16() -> str | None:
+    """``ONEDNN_MAX_CPU_ISA`` when it keeps oneDNN below its bf16 kernels (e.g. ``AVX2``:
+    bf16 is then emulated even on a CPU that has it), else ``None``."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "")
+    cap = cap.strip().upper()
+    return cap if cap and not cap.startswith(BF16_ISAS) else None
+
+
 def native_bf16_flags(flags: frozenset[str] | None) -> list[str]:
     """The native-bf16 flags among ``flags`` (empty when none, or when flags are unknown)."""
     return [f for f in NATIVE_BF16_FLAGS if flags and f in flags]
@@ -94,11 +108,15 @@ def choose_precision(requested: str = "auto", *, cuda: bool | None = None,
 
     found = cpu_flags() if flags == "detect" else flags
     native = native_bf16_flags(found)
+    cap = onednn_cap_without_bf16() if flags == "detect" else None
     if requested == "auto":
-        if native:
+        if native and not cap:
             return PrecisionChoice("bf16", device, requested,
                                    f"auto: the CPU has native bf16 ({', '.join(native)})")
         why = ("the CPU flags could not be read" if found is None else
+               f"ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN from the CPU's native bf16 "
+               f"({', '.join(native)}), where bf16 autocast is many times slower than fp32"
+               if native else
                "the CPU has no native bf16 (no avx512_bf16/amx_bf16 flag), where bf16 "
                "autocast is many times slower than fp32")
         return PrecisionChoice("no", device, requested, f"auto: {why}")
