@@ -81,3 +81,38 @@ def test_bad_media_and_missing_projectors_fail_in_one_line(
     code = _run(monkeypatch, ["--image", str(_write("image", tmp_path)), "--prompt", "x"])
     err = capsys.readouterr().err
     assert code == 1 and "projector for modality 'image'" in " ".join(err.split())
+
+
+def test_generate_runs_on_the_llm_state_its_projectors_were_trained_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --llm, a projector trained on an LLM state (e.g. SmolLM2 after its comparison
+    stage) is run on that state, never silently on the plain LLM; two states must be chosen."""
+    import json
+    import shutil
+
+    from xalign.cli import generate as generate_cli
+    from xalign.llm import loader
+
+    _need("3d")
+    source = Path(__file__).parent / "data" / "projectors_v0" / "3d"
+    dirs = []
+    for name, state in (("a", "smollm2+compare-abc"), ("b", "smollm2+compare-abc"),
+                        ("c", "smollm2")):
+        shutil.copytree(source, tmp_path / name)
+        config = json.loads((tmp_path / name / "config.json").read_text())
+        (tmp_path / name / "config.json").write_text(json.dumps({**config, "llm_id": state}))
+        dirs.append(tmp_path / name)
+    cloud = _write("3d", tmp_path)
+    asked = []
+
+    def fake_load_llm(source, **kwargs):
+        asked.append(source)
+        raise RuntimeError("stop after choosing the LLM")
+
+    monkeypatch.setattr(loader, "load_llm", fake_load_llm)
+    monkeypatch.setattr("xalign.llm.load_llm", fake_load_llm)
+    with pytest.raises(RuntimeError, match="stop after"):
+        generate_cli.run_generate([("3d", cloud)], "x", projector_dirs=dirs[:2])
+    assert asked == ["smollm2+compare-abc"]
+    with pytest.raises(XalignError, match="different LLMs"):
+        generate_cli.run_generate([("3d", cloud)], "x", projector_dirs=[dirs[0], dirs[2]])

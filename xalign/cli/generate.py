@@ -70,7 +70,7 @@ def run_generate(
     *,
     projector_dirs: list[Path] | None = None,
     untrained: list[str] | None = None,
-    llm: str = "smollm2",
+    llm: str | None = None,
     gguf_file: str | None = None,
     preset: str = "greedy",
     use_cue: bool = True,
@@ -83,7 +83,7 @@ def run_generate(
     from xalign.llm import load_llm
     from xalign.model import Example
     from xalign.pipeline import build_pipeline, check_inputs
-    from xalign.projectors import load_projector, read_config
+    from xalign.projectors import load_projector, read_config, trained_llm
 
     get_preset(preset)  # fail on a typo before loading anything
     # a missing or mistyped file fails before the slow loads
@@ -93,6 +93,8 @@ def run_generate(
         if name not in covered:
             raise XalignError(f"no projector for modality {name!r}: pass --projector DIR (or "
                               "--untrained MODALITY for a smoke run)")
+    if llm is None:  # the LLM state the projectors were trained on
+        llm = trained_llm(projector_dirs or [])
     loaded = load_llm(llm, gguf_file=gguf_file)
     projectors: dict[str, Any] = {}
     for directory in projector_dirs or []:
@@ -122,7 +124,9 @@ def generate_command(
         [], "--projector", "-p", help="A saved projector directory (repeatable)."),
     untrained: list[str] = typer.Option(
         [], "--untrained", help="Use a fresh, untrained projector for this modality."),
-    llm: str = typer.Option("smollm2", "--llm", help="smollm2 (embedded), a hub id or a path."),
+    llm: str | None = typer.Option(
+        None, "--llm", help="smollm2 (embedded), a hub id or a path (default: the LLM the "
+        "projectors were trained on; smollm2 for --untrained alone)."),
     gguf_file: str | None = typer.Option(None, "--gguf-file", help="GGUF file inside --llm."),
     preset: str = typer.Option(
         "greedy", "--preset",

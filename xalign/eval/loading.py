@@ -15,17 +15,14 @@ def load_model(projectors: Sequence[str | Path], llm: str | None = None,
     on (``llm`` overrides it) with the frozen encoders they expect."""
     from xalign.model import XAlignModel
     from xalign.pipeline import build_encoders
-    from xalign.projectors import read_config
+    from xalign.projectors import read_config, trained_llm
 
     if not projectors:
         raise XalignError("pass --projector DIR (once per modality)")
-    configs = [read_config(p) for p in projectors]  # a missing or bad projector fails first
+    for p in projectors:  # a missing or bad projector fails first
+        read_config(p)
     if llm is None:
-        ids = {c.llm_id or "smollm2" for c in configs}
-        if len(ids) > 1:
-            raise XalignError(f"the projectors were trained on different LLMs "
-                              f"({', '.join(sorted(ids))}); pass --llm to choose one")
-        llm = ids.pop()
+        llm = trained_llm(projectors)
     source: Any = llm
     if gguf_file:
         from xalign.llm import load_llm

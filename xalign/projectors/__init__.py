@@ -14,7 +14,7 @@ from xalign.projectors.config import (
     QFormerPreset,
 )
 from xalign.projectors.init import InitReport, init_qformer_from
-from xalign.projectors.io import load_projector, read_config, save_projector
+from xalign.projectors.io import load_projector, read_config, save_projector, trained_llm
 from xalign.projectors.linear import LinearProjector, qformer_parameter_count
 from xalign.projectors.mlp import MLPProjector
 from xalign.projectors.qformer import QFormerProjector, hf_qformer_config
@@ -40,4 +40,5 @@ __all__ = [
     "read_config",
     "register_projector",
     "save_projector",
+    "trained_llm",
 ]

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -104,6 +104,16 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], s
                 f"expected {tuple(expected[key].shape)}"
             )
     module.load_state_dict(state, strict=True)
+
+
+def trained_llm(directories: Sequence[str | Path]) -> str:
+    """The LLM (state) the projectors in ``directories`` were trained on, which loading them
+    defaults to; projectors trained on different ones cannot be composed without choosing."""
+    ids = {read_config(d).llm_id or "smollm2" for d in directories}
+    if len(ids) > 1:
+        raise XalignError(f"the projectors were trained on different LLMs "
+                          f"({', '.join(sorted(ids))}); pass --llm to choose one")
+    return ids.pop() if ids else "smollm2"
 
 
 def _check_width(config: ProjectorConfig, directory: Path, what: str, given: int | None,
