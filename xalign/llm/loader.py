@@ -52,7 +52,7 @@ def load_llm(
     source = str(source)
     stage = text_stage_of(source)
     if stage is not None:  # the embedded LLM after its text-only comparison stage
-        from xalign.llm.text_stage import apply_adapters, check_state
+        from xalign.llm.stage_state import apply_adapters, check_state
 
         loaded = load_llm(EMBEDDED_NAME, dtype=dtype, cache_dir=cache_dir, frozen=frozen)
         apply_adapters(loaded)

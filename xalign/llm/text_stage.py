@@ -16,13 +16,15 @@ LLM keeps answering about one input in the formats the projectors train on.
 
 The adapters ship as a small safetensors file (``weights/``); ``xalign llm text-stage``
 reproduces it bit for bit (fixed seeds and data order, one thread).
+
+This module trains and measures; the texts are :mod:`xalign.llm.stage_texts`, and loading
+the shipped state (merge, name, check) is :mod:`xalign.llm.stage_state`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -33,12 +35,25 @@ from typing import Any
 import torch
 from torch import nn
 
-from xalign.errors import CheckpointError, XalignError
+from xalign.errors import XalignError
 from xalign.llm.loaded import LoadedLLM
+from xalign.llm.stage_state import FORMAT, SHIPPED, apply_adapters, check_state, state_id
+from xalign.llm.stage_texts import (
+    ANSWERS,
+    TextExample,
+    comparison_examples,
+    comparison_texts,
+    compose_text,
+    single_examples,
+    slot_embeddings,
+)
 
-SHIPPED = Path(__file__).with_name("weights") / "smollm2-compare.safetensors"
-ANSWERS = ("The first one.", "The second one.")
-FORMAT = "xalign-text-stage-1"
+__all__ = [  # the stage's whole surface, including what its two helper modules hold
+    "ANSWERS", "FORMAT", "SHIPPED", "LoRALinear", "StageConfig", "TextExample", "add_lora",
+    "answers", "apply_adapters", "check_state", "comparison_examples", "comparison_texts",
+    "compose_text", "measure", "merge_lora", "save_adapters", "single_examples",
+    "slot_embeddings", "stage_examples", "state_id", "train_stage",
+]
 
 
 @dataclass(frozen=True)
@@ -64,16 +79,6 @@ class StageConfig:
     # caption baseline fell to 58%, so the shipped stage uses neither
     slot_shuffle: bool = False
     slot_noise: float = 0.0
-
-
-@dataclass(frozen=True)
-class TextExample:
-    """Described inputs (cue, text) in order, a question and its answer."""
-
-    inputs: tuple[tuple[str, str], ...]
-    question: str
-    answer: str
-    preamble: str = ""
 
 
 # -- LoRA on plain Linear layers (no peft needed to apply shipped adapters) -------------------
@@ -149,127 +154,6 @@ def save_adapters(path: Path, wrapped: dict[str, LoRALinear], config: StageConfi
     return path
 
 
-def read_metadata(adapter_file: Path) -> dict[str, Any]:
-    """The provenance an adapter file carries (format, base LLM, config, metrics)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(adapter_file), "pt") as handle:
-            meta = json.loads((handle.metadata() or {}).get("xalign_text_stage", "{}"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{adapter_file}: not a readable safetensors file ({exc})") from exc
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{adapter_file}: not an xalign text-stage adapter file")
-    return meta
-
-
-def state_id(base_llm_id: str, adapter_file: Path) -> str:
-    """The LLM state a projector trains on: the base id plus the adapters' content hash."""
-    digest = hashlib.sha256(adapter_file.read_bytes()).hexdigest()[:12]
-    return f"{base_llm_id}+compare-{digest}"
-
-
-def apply_adapters(loaded: LoadedLLM, adapter_file: Path | None = None) -> LoadedLLM:
-    """Merge shipped (or given) adapters into ``loaded``'s weights; the LLM stays frozen.
-
-    ``loaded.llm_id`` becomes :func:`state_id`, which every projector trained on it records.
-    """
-    from safetensors import safe_open
-
-    adapter_file = Path(adapter_file or SHIPPED)
-    if not adapter_file.is_file():
-        raise CheckpointError(f"{adapter_file}: text-stage adapters not found; rebuild them "
-                              "with: xalign llm text-stage")
-    meta = read_metadata(adapter_file)
-    if meta.get("base_llm_id") != loaded.llm_id:
-        raise XalignError(f"{adapter_file}: adapters trained on {meta.get('base_llm_id')!r}, "
-                          f"not on {loaded.llm_id!r}")
-    config = StageConfig(**{k: tuple(v) if isinstance(v, list) else v
-                            for k, v in meta["config"].items()})
-    with safe_open(str(adapter_file), "pt") as handle:
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-    scale = config.alpha / config.rank
-    model = loaded.model
-    with torch.no_grad():
-        for key in {k.rsplit(".", 1)[0] for k in tensors}:
-            linear = model.get_submodule(key)
-            delta = scale * tensors[f"{key}.lora_b"] @ tensors[f"{key}.lora_a"]
-            linear.weight += delta.to(linear.weight.dtype)
-    loaded.llm_id = state_id(loaded.llm_id, adapter_file)
-    return loaded
-
-
-def check_state(wanted: str, loaded_id: str) -> None:
-    """Refuse an LLM state other than the one asked for (a projector records its state)."""
-    if "+compare-" in wanted and wanted != loaded_id:
-        raise XalignError(f"the projector was trained on LLM state {wanted!r}, but this install "
-                          f"ships {loaded_id!r} ({SHIPPED}); retrain the projector on it or "
-                          "restore the adapters it was trained with")
-
-
-# -- data ----------------------------------------------------------------------------------
-def comparison_texts(records: Sequence[Any], layout: str = "slots") -> list[TextExample]:
-    """DisCRn records as text, each input's caption either where its media tokens would go
-    (``slots``, as composed projectors are read) or written in the question (``inline``,
-    as the DisCRn caption baseline asks)."""
-    from xalign.eval.discrn.records import INSTRUCTION
-    from xalign.eval.discrn.run import captions_inline
-    from xalign.registry import get_registry
-
-    registry = get_registry()
-    out = []
-    for ex in records:
-        cues = tuple(registry.get(m).cue for m in ex.modalities)
-        if layout == "slots":
-            inputs, question = tuple(zip(cues, ex.captions, strict=True)), ex.question
-        elif layout == "inline":
-            inputs, question = (), captions_inline(cues, ex.captions, ex.question)
-        else:
-            raise ValueError(f"layout must be 'slots' or 'inline', got {layout!r}")
-        out.append(TextExample(inputs=inputs, question=question, answer=ANSWERS[ex.label],
-                               preamble=INSTRUCTION))
-    return out
-
-
-def comparison_examples(seed: int, per_pair: int, modalities: Sequence[str] = ()
-                        ) -> list[TextExample]:
-    """DisCRn-style comparisons from the captions of the stage's own synthetic split."""
-    from xalign.eval.discrn.synth import default_pairs, synthetic_discrn
-    from xalign.registry import get_registry
-
-    names = list(modalities) or get_registry().names()
-    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed)
-    # both layouts, taking turns among the records of each answer: a layout chosen by
-    # position in the list once alternated with the balanced answers, and the stage learnt
-    # "slots: the first one, inline: the second one" instead of comparing
-    turns = [0, 0]
-    texts = []
-    for record in records:
-        layout = ("slots", "inline")[turns[record.label] % 2]
-        turns[record.label] += 1
-        texts += comparison_texts([record], layout)
-    return texts
-
-
-def single_examples(seed: int, count: int, modalities: Sequence[str] = ()
-                    ) -> list[TextExample]:
-    """Questions about one described input, in the projectors' task formats."""
-    from xalign.data.synthetic import SyntheticSource
-    from xalign.registry import get_registry
-
-    registry = get_registry()
-    names = list(modalities) or registry.names()
-    sources = [SyntheticSource(registry.get(name), split="test", size=count, seed=seed,
-                               tasks=("qa", "classify")) for name in names]
-    out = []
-    for i in range(count):
-        source = sources[i % len(sources)]
-        item, sample = source.item_and_sample(i)
-        out.append(TextExample(inputs=((source.modality.cue, sample.caption),),
-                               question=item.instruction, answer=item.target))
-    return out
-
-
 @functools.cache  # the texts depend on the config alone; building them synthesises media
 def stage_examples(config: StageConfig) -> list[TextExample]:
     """The stage's training texts: ``pairs_per_modality_pair`` comparisons per pair of
@@ -279,32 +163,6 @@ def stage_examples(config: StageConfig) -> list[TextExample]:
     examples += single_examples(config.seed, config.singles, config.modalities)
     random.Random(config.seed).shuffle(examples)
     return examples
-
-
-def slot_embeddings(tokenizer: Any, embeddings: nn.Module, text: str) -> torch.Tensor:
-    """``[n, d]``: a description's word embeddings as they stand in an input slot."""
-    ids = tokenizer(" " + text.strip(), add_special_tokens=False)["input_ids"]
-    ids = torch.tensor(ids, dtype=torch.long, device=embeddings.weight.device)
-    return embeddings(ids).detach()
-
-
-def compose_text(composer: Any, embeddings: nn.Module, examples: Sequence[TextExample],
-                 with_targets: bool, padding_side: str = "right",
-                 perturb: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Any:
-    """Compose text examples, each description embedded where media tokens go (``perturb``
-    maps a slot's ``[n, d]`` embeddings to what training puts there)."""
-    from xalign.compose import ComposeItem
-
-    items = []
-    for ex in examples:
-        media = []
-        for cue, text in ex.inputs:
-            slot = slot_embeddings(composer.tokenizer, embeddings, text)
-            media.append((cue, perturb(slot) if perturb is not None else slot))
-        items.append(ComposeItem(media=media, instruction=ex.question,
-                                 target=ex.answer if with_targets else None,
-                                 preamble=ex.preamble))
-    return composer.compose(items, embeddings, padding_side=padding_side)
 
 
 def slot_perturbation(config: StageConfig, rms: float

@@ -66,7 +66,7 @@ class CaptionTeacher:
 
     def texts(self, examples: Sequence[Any]) -> list[Any]:
         """Each example as the teacher reads it: captions in the input slots."""
-        from xalign.llm.text_stage import TextExample
+        from xalign.llm.stage_texts import TextExample
 
         out = []
         for ex in examples:
@@ -83,7 +83,7 @@ class CaptionTeacher:
         return out
 
     def loss(self, examples: Sequence[Any]) -> TeacherLoss:
-        from xalign.llm.text_stage import compose_text
+        from xalign.llm.stage_texts import compose_text
 
         model = self.model
         student = model.compose(examples)
