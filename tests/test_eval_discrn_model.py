@@ -300,3 +300,50 @@ def test_debiased_answers_cancel_a_position_preference_that_plain_ranking_follow
     assert 0.25 < tied["accuracy"] < 0.75 and 0.0 < tied["named"]["first"] < 1.0
     with pytest.raises(ValueError, match="debiased"):
         generate_answers(model, prepared, model_example, answer_mode="vote")
+
+
+class ModalityBiased:
+    """Finds the image "the answer" by 2.0 whatever it reads, in either position, and the
+    right entity likelier by 0.5: a preference for one modality that swapping the order of
+    the inputs does not cancel."""
+
+    def __init__(self, right):
+        self.right = right
+
+    def candidate_losses(self, example, candidates):
+        assert list(candidates) == ["The first one.", "The second one."]
+
+        def score(media):
+            return (2.0 * (media.modality == "image")
+                    + 0.5 * (float(media.features.flatten()[0]) in self.right))
+        prefers_first = score(example.media[0]) - score(example.media[1]) if example.media else 0
+        return torch.tensor([-prefers_first / 2, prefers_first / 2])
+
+
+def test_calibrated_answers_cancel_a_modality_preference_that_debiasing_keeps():
+    from xalign.eval.discrn.run import Prepared, content_free_inputs, generate_answers, model_example
+    from xalign.eval.discrn.score import score, summarize
+    from xalign.model import MediaFeatures
+
+    examples = synthetic_discrn([PAIR], per_pair=24, seed=3)
+    ids = {sid: float(i) for i, sid in enumerate(sorted({s for ex in examples
+                                                          for s in ex.sample_ids}))}
+    prepared = [Prepared(ex, tuple(MediaFeatures(m, torch.full((1, 1, 1), ids[s]))
+                                   for m, s in zip(ex.modalities, ex.sample_ids, strict=True)))
+                for ex in examples]
+    model = ModalityBiased({ids[ex.sample_ids[ex.label]] for ex in examples})
+    image_answers = sum(ex.answer_modality == "image" for ex in examples) / len(examples)
+    assert 0 < image_answers < 1
+
+    def accuracy(mode):
+        answers = generate_answers(model, prepared, model_example, answer_mode=mode)
+        return summarize(score(examples, answers))["accuracy"]
+
+    assert accuracy("debiased") == pytest.approx(image_answers)  # always the image
+    assert accuracy("calibrated") == 1.0
+    neutral = content_free_inputs(prepared)  # the mean of each modality's inputs
+    assert set(neutral) == set(PAIR)
+    assert float(neutral["image"].features) == pytest.approx(
+        sum(float(p.media[i].features) for p in prepared for i in (0, 1)
+            if p.media[i].modality == "image")
+        / sum(m == "image" for p in prepared for m in p.example.modalities))

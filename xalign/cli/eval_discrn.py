@@ -57,7 +57,10 @@ def discrn(
     answer_mode: str = typer.Option("generate", "--answer-mode", help="generate (the paper); "
                                     "rank: the likelier of 'The first one.' / 'The second "
                                     "one.' by LLM loss; debiased: rank asked in both input "
-                                    "orders, the LLM's position preference cancelled."),
+                                    "orders, the LLM's position preference cancelled; "
+                                    "calibrated: debiased minus the same on content-free "
+                                    "inputs (each modality's mean), its modality preference "
+                                    "cancelled too."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines",
                                    help="Also score the text-only and caption baselines."),
     joint: bool = typer.Option(True, "--joint/--no-joint",

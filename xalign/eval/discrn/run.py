@@ -16,8 +16,9 @@ Systems scored on the same examples:
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -40,7 +41,13 @@ SYSTEMS = ("xalign", "text-only", "caption")
 #   permutation debiasing of LLM multiple-choice answers (Zheng et al., 2023, "Large Language
 #   Models Are Not Robust Multiple Choice Selectors"). Inputs that read the same either way
 #   (text-only) tie; a tie is answered by a coin seeded from the example id.
-ANSWER_MODES = ("generate", "rank", "debiased")
+# - "calibrated": "debiased" minus the same margin on a content-free pair of the same
+#   question: each input replaced by the mean features of its modality over the evaluated
+#   inputs (no label is read), a baseline caption by none. Swapping the order cancels a
+#   preference for a position, not one for a *modality* (an LLM that reads the 3D tokens as
+#   "the answer" whatever is asked); this cancels that too: contextual calibration with a
+#   content-free input (Zhao et al., 2021, "Calibrate Before Use").
+ANSWER_MODES = ("generate", "rank", "debiased", "calibrated")
 RANK_ANSWERS = ("The first one.", "The second one.")
 
 
@@ -101,19 +108,64 @@ def position_margins(model: Any, examples: Sequence[Example]) -> list[float]:
     return [float(pair[1] - pair[0]) for pair in losses]
 
 
-def debiased_answers(model: Any, prepared: Sequence[Prepared],
-                     build: Callable[[Prepared], Example]) -> dict[str, str]:
-    """The answers of ``answer_mode="debiased"`` (see :data:`ANSWER_MODES`)."""
+def order_margins(model: Any, prepared: Sequence[Prepared],
+                  build: Callable[[Prepared], Example]) -> list[float]:
+    """margin(A, B) − margin(B, A) of each question: > 0 when the LLM prefers the first input
+    once its preference for a position is cancelled."""
     # both orders of a question side by side: they share a batch, so inputs that read the
     # same either way (text-only) give bit-identical margins, an exact tie
     margins = position_margins(model, [e for p in prepared for e in (build(p), build(swapped(p)))])
-    answers = {}
-    for p, forward, backward in zip(prepared, margins[::2], margins[1::2], strict=True):
-        margin = forward - backward
-        if margin == 0:  # nothing in the inputs tells them apart: a fair coin, fixed per example
-            margin = 1.0 if zlib.crc32(p.example.id.encode()) % 2 else -1.0
-        answers[p.example.id] = RANK_ANSWERS[0 if margin > 0 else 1]
-    return answers
+    return [forward - backward for forward, backward in zip(margins[::2], margins[1::2],
+                                                           strict=True)]
+
+
+def content_free_inputs(prepared: Sequence[Prepared]) -> dict[str, MediaFeatures]:
+    """Per modality, the mean features of the evaluated inputs (of its most common shape):
+    an input that says nothing in particular about any of them."""
+    features: dict[str, list[torch.Tensor]] = {}
+    for p in prepared:
+        for media in p.media:
+            features.setdefault(media.modality, []).append(media.features)
+    out = {}
+    for modality, items in features.items():
+        shape = Counter(tuple(f.shape) for f in items).most_common(1)[0][0]
+        mean = torch.stack([f.float() for f in items if tuple(f.shape) == shape]).mean(0)
+        out[modality] = MediaFeatures(modality, mean.to(items[0].dtype))
+    return out
+
+
+def content_free(p: Prepared, inputs: Mapping[str, MediaFeatures]) -> Prepared:
+    """The question of ``p`` about content-free inputs of the same modalities, no captions."""
+    example = replace(p.example, baseline_captions=("", ""), captions=("", ""))
+    return Prepared(example, (inputs[p.media[0].modality], inputs[p.media[1].modality]))
+
+
+def choose(p: Prepared, margin: float) -> str:
+    """The first input when ``margin`` > 0; a tie (nothing told the inputs apart) is a fair
+    coin, fixed per example."""
+    if margin == 0:
+        margin = 1.0 if zlib.crc32(p.example.id.encode()) % 2 else -1.0
+    return RANK_ANSWERS[0 if margin > 0 else 1]
+
+
+def debiased_answers(model: Any, prepared: Sequence[Prepared],
+                     build: Callable[[Prepared], Example]) -> dict[str, str]:
+    """The answers of ``answer_mode="debiased"`` (see :data:`ANSWER_MODES`)."""
+    margins = order_margins(model, prepared, build)
+    return {p.example.id: choose(p, m) for p, m in zip(prepared, margins, strict=True)}
+
+
+def calibrated_answers(model: Any, prepared: Sequence[Prepared],
+                       build: Callable[[Prepared], Example]) -> dict[str, str]:
+    """The answers of ``answer_mode="calibrated"`` (see :data:`ANSWER_MODES`)."""
+    inputs = content_free_inputs(prepared)
+    # the content-free pair depends only on the question and the modalities' order
+    keys = [(p.example.question, p.example.modalities) for p in prepared]
+    neutral = {key: content_free(p, inputs) for key, p in zip(keys, prepared, strict=True)}
+    bias = dict(zip(neutral, order_margins(model, list(neutral.values()), build), strict=True))
+    margins = order_margins(model, prepared, build)
+    return {p.example.id: choose(p, m - bias[key])
+            for p, m, key in zip(prepared, margins, keys, strict=True)}
 
 
 def model_example(p: Prepared) -> Example:
@@ -150,7 +202,7 @@ def generate_answers(model: Any, prepared: Sequence[Prepared],
                      preset: str = "short_answer", answer_mode: str = "generate",
                      **overrides: Any) -> dict[str, str]:
     """``id -> answer``: generated, ``batch_size`` examples per ``model.generate`` call, or
-    ranked (``rank``, ``debiased``; :data:`ANSWER_MODES`)."""
+    ranked (``rank``, ``debiased``, ``calibrated``; :data:`ANSWER_MODES`)."""
     if answer_mode not in ANSWER_MODES:
         raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, "
                          f"got {answer_mode!r}")
@@ -160,6 +212,8 @@ def generate_answers(model: Any, prepared: Sequence[Prepared],
                 for p, m in zip(prepared, margins, strict=True)}
     if answer_mode == "debiased":
         return debiased_answers(model, prepared, build)
+    if answer_mode == "calibrated":
+        return calibrated_answers(model, prepared, build)
     answers: dict[str, str] = {}
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start:start + batch_size]
