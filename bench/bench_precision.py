@@ -8,7 +8,11 @@ jobs on a shared machine only ever add time; the medians are printed too). Print
 flags that decide, the choice and why, s/step for each and the ratio; exits 1 when the
 ratio exceeds ``--max-ratio``.
 
-``python bench/bench_precision.py [--modality audio] [--batch 8] [--repeats 5]``
+``python bench/bench_precision.py [--modality audio] [--batch 8] [--repeats 5] [--bf16-too]``
+
+An AVX2-only CPU is reproduced on a newer one by capping torch's kernels:
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2``; ``auto``
+then picks fp32, and ``--bf16-too`` times bf16 autocast as well, to show what it would cost.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--max-ratio", type=float, default=1.05)
+    parser.add_argument("--bf16-too", action="store_true",
+                        help="also time bf16 autocast where the default is fp32")
     args = parser.parse_args()
 
     from xalign.model import XAlignModel
@@ -52,6 +58,10 @@ def main() -> int:
     avx2 = choose_precision("auto", cuda=False, flags=frozenset({"avx2", "fma"}))
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"CPU flags: {', '.join(f'{k}={v}' for k, v in shown.items())}")
+    caps = {name: os.environ[name] for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                                                "MKL_ENABLE_INSTRUCTIONS") if name in os.environ}
+    print(f"torch CPU capability: {torch.backends.cpu.get_cpu_capability()}"
+          f"{'; caps: ' + ', '.join(f'{k}={v}' for k, v in caps.items()) if caps else ''}")
     print(f"threads: {torch.get_num_threads()}; load average: {load}; {args.modality}, "
           f"batch {args.batch}, {args.repeats} steps each")
     print(f"default (mixed_precision: auto): {choice.describe()}")
@@ -71,11 +81,16 @@ def main() -> int:
     for _ in range(args.repeats):  # alternate, so load changes hit both alike
         fp32_times.append(one_step(model, examples, False))
         chosen_times.append(one_step(model, examples, bf16))
+    rows = [("fp32", fp32_times), (f"default: {choice.label}", chosen_times)]
+    if args.bf16_too and not bf16:
+        one_step(model, examples, True)
+        rows.append(("bf16 autocast (not the default here)",
+                     [one_step(model, examples, True) for _ in range(args.repeats)]))
     ratio = min(chosen_times) / min(fp32_times)
     print()
     print("| precision | s/step (fastest) | s/step (median) | all |")
     print("|---|---|---|---|")
-    for label, times in (("fp32", fp32_times), (f"default: {choice.label}", chosen_times)):
+    for label, times in rows:
         print(f"| {label} | {min(times):.3f} | {statistics.median(times):.3f} | "
               f"{' '.join(f'{t:.2f}' for t in times)} |")
     print(f"\nratio default/fp32 (fastest): {ratio:.2f} (limit {args.max_ratio:.2f}); "
