@@ -37,11 +37,18 @@ def test_hand_written_predictions_give_the_expected_numbers(files):
     assert s["n"] == 4 and s["accuracy"] == 0.5 and s["unmatched"] == 0.25
     assert [x.match.verdict for x in scored["other-system"]] == \
         ["correct", "correct", "wrong", "unmatched"]
-    assert s["by_position"] == {"first": {"n": 2, "accuracy": 0.5},
-                                "second": {"n": 2, "accuracy": 0.5}}
-    assert s["by_answer_modality"] == {"audio": {"n": 2, "accuracy": 1.0},
-                                       "video": {"n": 2, "accuracy": 0.0}}
-    assert s["by_pair"] == {"audio–video": {"n": 4, "accuracy": 0.5}}
+    def without_ci(groups):
+        return {k: {"n": v["n"], "accuracy": v["accuracy"]} for k, v in groups.items()}
+
+    assert without_ci(s["by_position"]) == {"first": {"n": 2, "accuracy": 0.5},
+                                            "second": {"n": 2, "accuracy": 0.5}}
+    assert without_ci(s["by_answer_modality"]) == {"audio": {"n": 2, "accuracy": 1.0},
+                                                   "video": {"n": 2, "accuracy": 0.0}}
+    assert without_ci(s["by_pair"]) == {"audio–video": {"n": 4, "accuracy": 0.5}}
+    # every group has its own interval: all-correct and all-wrong groups have no spread
+    assert s["by_answer_modality"]["audio"]["ci95"] == [1.0, 1.0]
+    assert s["by_answer_modality"]["video"]["ci95"] == [0.0, 0.0]
+    assert s["by_pair"]["audio–video"]["ci95"][0] < 0.5 < s["by_pair"]["audio–video"]["ci95"][1]
     assert s["named"] == {"first": 0.25, "second": 0.25, "both": 0.25, "none": 0.25}
     low, high = s["ci95"]
     assert 0.0 <= low < 0.5 < high <= 1.0

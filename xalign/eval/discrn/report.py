@@ -102,8 +102,13 @@ def print_tables(report: Mapping[str, Any], console: Console | None = None) -> N
             breakdown.add_column(name, justify="right")
         for key in keys:
             n = max(s.get(section, {}).get(key, {}).get("n", 0) for s in systems.values())
-            breakdown.add_row(key, str(n), *[_pct(s.get(section, {}).get(key, {}).get("accuracy"))
-                                             for s in systems.values()])
+            cells = [s.get(section, {}).get(key, {}) for s in systems.values()]
+            if section == "by_pair":  # the headline per pair: with its interval
+                row = [f"{_pct(c.get('accuracy'))} ({_pct(c['ci95'][0])}–{_pct(c['ci95'][1])})"
+                       if c.get("ci95") else _pct(c.get("accuracy")) for c in cells]
+            else:
+                row = [_pct(c.get("accuracy")) for c in cells]
+            breakdown.add_row(key, str(n), *row)
         console.print(breakdown)
     joint = report.get("joint")
     if joint:

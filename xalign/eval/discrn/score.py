@@ -75,18 +75,21 @@ def bootstrap_interval(correct: Sequence[bool], seed: int = 0, resamples: int = 
     return float(low), float(high)
 
 
-def _group(scored: Sequence[Scored], key: Callable[[Scored], str]) -> dict[str, dict[str, Any]]:
+def _group(scored: Sequence[Scored], key: Callable[[Scored], str], seed: int = 0
+           ) -> dict[str, dict[str, Any]]:
     groups: dict[str, list[Scored]] = defaultdict(list)
     for s in scored:
         groups[key(s)].append(s)
-    return {k: {"n": len(v), "accuracy": sum(s.correct for s in v) / len(v)}
+    return {k: {"n": len(v), "accuracy": sum(s.correct for s in v) / len(v),
+                "ci95": list(bootstrap_interval([s.correct for s in v], seed))}
             for k, v in sorted(groups.items())}
 
 
 def summarize(scored: Sequence[Scored], seed: int = 0) -> dict[str, Any]:
     """Accuracy overall, per modality pair, per answer position and per answer modality
     (and per question kind when examples carry one); shares of unmatched answers and of
-    the positions the answers named (order bias); a seeded bootstrap 95% interval."""
+    the positions the answers named (order bias); seeded bootstrap 95% intervals, overall
+    and per group."""
     n = len(scored)
     correct = [s.correct for s in scored]
     named = defaultdict(int)
@@ -98,11 +101,12 @@ def summarize(scored: Sequence[Scored], seed: int = 0) -> dict[str, Any]:
         "accuracy": sum(correct) / n if n else float("nan"),
         "ci95": list(bootstrap_interval(correct, seed)),
         "unmatched": sum(s.match.verdict == UNMATCHED for s in scored) / n if n else 0.0,
-        "by_pair": _group(scored, lambda s: s.example.pair),
-        "by_position": _group(scored, lambda s: POSITIONS[s.example.label]),
-        "by_answer_modality": _group(scored, lambda s: s.example.answer_modality),
+        "by_pair": _group(scored, lambda s: s.example.pair, seed),
+        "by_position": _group(scored, lambda s: POSITIONS[s.example.label], seed),
+        "by_answer_modality": _group(scored, lambda s: s.example.answer_modality, seed),
         "named": {k: named[k] / n if n else 0.0 for k in ("first", "second", "both", "none")},
     }
     if any("kind" in s.example.extra for s in scored):  # the mini-DisCRn's question kinds
-        summary["by_kind"] = _group(scored, lambda s: str(s.example.extra.get("kind", "?")))
+        summary["by_kind"] = _group(scored, lambda s: str(s.example.extra.get("kind", "?")),
+                                    seed)
     return summary
