@@ -223,8 +223,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = []
     if args.projector:
         from xalign.llm import load_llm
+        from xalign.projectors import trained_llm
 
-        llm = load_llm("smollm2")
+        llm = load_llm(trained_llm(args.projector))  # the LLM state they were trained on
         results += [evaluate_projector(p, samples, llm) for p in args.projector]
     if args.whisper:
         results.append(evaluate_whisper(args.whisper, samples))
