@@ -254,6 +254,21 @@ def test_demo_finds_the_best_projector_of_each_run(tmp_path):
         demo_projectors(tmp_path / "audio")
 
 
+def numbered_examples():
+    """Mini-DisCRn examples whose inputs are one number each (an id per entity), and the
+    numbers of the right answers: what the fake LLMs below read."""
+    from xalign.eval.discrn.run import Prepared
+    from xalign.model import MediaFeatures
+
+    examples = synthetic_discrn([PAIR], per_pair=24, seed=3)
+    ids = {sid: float(i) for i, sid in enumerate(sorted({s for ex in examples
+                                                          for s in ex.sample_ids}))}
+    prepared = [Prepared(ex, tuple(MediaFeatures(m, torch.full((1, 1, 1), ids[s]))
+                                   for m, s in zip(ex.modalities, ex.sample_ids, strict=True)))
+                for ex in examples]
+    return examples, prepared, {ids[ex.sample_ids[ex.label]] for ex in examples}
+
+
 class PositionBiased:
     """Finds "the second one" likelier by 2.0 whatever it reads, and the right entity (a
     feature value it knows) likelier by 0.5 in either position: a small LLM's position
@@ -272,17 +287,12 @@ class PositionBiased:
 
 
 def test_debiased_answers_cancel_a_position_preference_that_plain_ranking_follows():
-    from xalign.eval.discrn.run import Prepared, generate_answers, model_example
+    from xalign.eval.discrn.run import generate_answers, model_example
     from xalign.eval.discrn.score import score, summarize
-    from xalign.model import Example, MediaFeatures
+    from xalign.model import Example
 
-    examples = synthetic_discrn([PAIR], per_pair=24, seed=3)
-    ids = {sid: float(i) for i, sid in enumerate(sorted({s for ex in examples
-                                                          for s in ex.sample_ids}))}
-    prepared = [Prepared(ex, tuple(MediaFeatures(m, torch.full((1, 1, 1), ids[s]))
-                                   for m, s in zip(ex.modalities, ex.sample_ids, strict=True)))
-                for ex in examples]
-    model = PositionBiased({ids[ex.sample_ids[ex.label]] for ex in examples})
+    examples, prepared, right = numbered_examples()
+    model = PositionBiased(right)
 
     def accuracy(mode, build=model_example):
         answers = generate_answers(model, prepared, build, answer_mode=mode)
@@ -321,17 +331,11 @@ class ModalityBiased:
 
 
 def test_calibrated_answers_cancel_a_modality_preference_that_debiasing_keeps():
-    from xalign.eval.discrn.run import Prepared, content_free_inputs, generate_answers, model_example
+    from xalign.eval.discrn.run import content_free_inputs, generate_answers, model_example
     from xalign.eval.discrn.score import score, summarize
-    from xalign.model import MediaFeatures
 
-    examples = synthetic_discrn([PAIR], per_pair=24, seed=3)
-    ids = {sid: float(i) for i, sid in enumerate(sorted({s for ex in examples
-                                                          for s in ex.sample_ids}))}
-    prepared = [Prepared(ex, tuple(MediaFeatures(m, torch.full((1, 1, 1), ids[s]))
-                                   for m, s in zip(ex.modalities, ex.sample_ids, strict=True)))
-                for ex in examples]
-    model = ModalityBiased({ids[ex.sample_ids[ex.label]] for ex in examples})
+    examples, prepared, right = numbered_examples()
+    model = ModalityBiased(right)
     image_answers = sum(ex.answer_modality == "image" for ex in examples) / len(examples)
     assert 0 < image_answers < 1
 
