@@ -193,7 +193,7 @@ def test_a_shard_of_another_shape_is_named(tmp_path: Path) -> None:
 
 
 def test_fsdp_or_deepspeed_launch_on_a_cpu_machine_is_flagged() -> None:
-    from xalign.train.engine import launch_warning
+    from xalign.train.launch import launch_warning
 
     if torch.cuda.is_available():
         pytest.skip("the warning is for CPU-only machines")

@@ -42,7 +42,7 @@ def test_two_process_ddp_trains_identical_replicas(tmp_path):
 
 
 def test_cpu_launch_without_mpi_is_flagged():
-    from xalign.train.engine import launch_warning
+    from xalign.train.launch import launch_warning
 
     single = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
     assert "--multi_gpu" in launch_warning(single)

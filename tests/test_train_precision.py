@@ -9,8 +9,7 @@ import torch
 
 from xalign.train import precision
 from xalign.train.defaults import tiny_recipe
-from xalign.train.engine import cpu_autocast
-from xalign.train.precision import choose_precision
+from xalign.train.precision import choose_precision, cpu_autocast
 from xalign.train.recipe_io import RecipeError, load_recipe, recipe_from_dict
 
 AVX2_ONLY = frozenset(["fpu", "sse", "sse2", "avx", "avx2", "fma", "bmi2"])

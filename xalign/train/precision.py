@@ -12,11 +12,12 @@ CPU autocast path here, so on CPU it runs fp32 and says so).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Mode = Literal["no", "bf16", "fp16"]
 
@@ -129,3 +130,12 @@ def choose_precision(requested: str = "auto", *, cuda: bool | None = None,
                                "(expect slow steps; mixed_precision=auto picks fp32 here)")
     label = "fp32" if requested == "no" else requested
     return PrecisionChoice(requested, device, requested, f"{label} as the recipe asks")  # type: ignore[arg-type]
+
+
+def cpu_autocast(precision: PrecisionChoice) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast for a CPU run whose resolved precision is bf16 (half the tiny recipe's
+    step on CPUs with AVX512-BF16 or AMX; deterministic, so resume stays bitwise); a no-op
+    otherwise (GPU precision is accelerate's)."""
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision.autocast_cpu_bf16)

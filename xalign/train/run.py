@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from xalign.errors import CheckpointError
-from xalign.train.engine import RunResult, Trainer, seed_everything
+from xalign.train.engine import RunResult, Trainer
 from xalign.train.evaluate import RankingResult, ranking_accuracy
+from xalign.train.launch import seed_everything
 from xalign.train.recipe import Recipe
 from xalign.train.recipe_io import load_recipe
 
