@@ -148,6 +148,10 @@ class Composer:
             ends.append(int(self.tokenizer.eos_token_id))
         return ends
 
+    def answer_ids(self, targets: Sequence[str]) -> list[list[int]]:
+        """Each target's token ids as :meth:`compose` labels them: the end of turn included."""
+        return [[*ids, *self.template.end] for ids in self._tokenize(list(targets))]
+
     def _tokenize_one(self, text: str) -> tuple[int, ...]:
         return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 

@@ -25,6 +25,7 @@ from xalign.compose import IGNORE_INDEX, Composed, ComposeItem, Composer
 from xalign.errors import CheckpointError, UnknownNameError, XalignError
 from xalign.generation import generate_from_embeds, generation_kwargs
 from xalign.llm.loaded import LoadedLLM
+from xalign.llm.shared_prompt import answer_losses, prompt_cache
 from xalign.projectors import Projector, load_projector
 
 
@@ -254,20 +255,26 @@ class XAlignModel(nn.Module):
         losses = []
         first = 0
         while first < len(examples):
-            # whole examples filling one call (one with more candidates than that goes alone),
-            # each projected once and its tokens shared by all its candidate rows
+            # whole examples filling one call (one with more candidates than that goes alone);
+            # each prompt runs once and its candidates run on its cache (llm.shared_prompt)
             end, rows = first + 1, len(candidates[first])
             while end < len(examples) and rows + len(candidates[end]) <= batch_size:
                 rows += len(candidates[end])
                 end += 1
-            projected = self.project(examples[first:end])
-            pairs = [(e, c) for e in range(first, end) for c in candidates[e]]
+            answers = [self.composer.answer_ids(candidates[e]) for e in range(first, end)]
+            longest = max((len(a) for per in answers for a in per), default=0)
+            prompt = self.compose([replace(e, target=None) for e in examples[first:end]],
+                                  padding_side="left",
+                                  max_length=self.llm.context_length - longest)
+            cache, last = prompt_cache(self.language_model, prompt.inputs_embeds,
+                                       prompt.attention_mask, self._keep_logits)
+            pairs = [(e, a) for e, per in enumerate(answers) for a in per]
             for start in range(0, len(pairs), batch_size):
                 chunk = pairs[start:start + batch_size]
-                composed = self.compose([replace(examples[e], target=c) for e, c in chunk],
-                                        projected=[projected[e - first] for e, _ in chunk])
-                run = self.run_llm(composed)
-                losses.append(run.nll.sum(1) / run.counted.sum(1).clamp(min=1))
+                losses.append(answer_losses(
+                    self.language_model, cache, last, prompt.attention_mask,
+                    [e for e, _ in chunk], [a for _, a in chunk], self.composer.pad_token_id,
+                    reuse_cache=start + batch_size >= len(pairs)))
             first = end
         flat = torch.cat(losses).float().cpu() if losses else torch.empty(0)
         return list(flat.split([len(c) for c in candidates]))
