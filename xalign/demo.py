@@ -6,8 +6,7 @@
 3. training of the Q-Former projectors of two modalities (the pair of stand-in-encoder
    modalities sharing the most attribute values, image and video with the first-party
    plugins; `python -m xalign.train.demo --all` trains every one) and their held-out
-   accuracy; video starts from the image projector, as in the paper
-   (``Modality.starts_from``), and so needs fewer steps;
+   accuracy;
 4. the offline mini-DisCRn, composing projectors that were trained separately.
 """
 

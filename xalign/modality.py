@@ -62,9 +62,6 @@ class Modality:
     frames: int = 1
     encoder: str = "tiny"  # id of the default encoder (registered through register_encoders)
     description: str = ""
-    # a modality whose trained projector this one's may start from, as the paper starts
-    # video from image (its frames go through the image encoder); `make demo` does so
-    starts_from: str = ""
 
     def __post_init__(self) -> None:
         problems = validate_fields(self)
@@ -94,10 +91,6 @@ def validate_fields(modality: Modality) -> list[str]:
         problems.append("frames must be a positive int")
     if not isinstance(modality.encoder, str) or not modality.encoder:
         problems.append("encoder must name the default encoder's id, e.g. 'tiny'")
-    if modality.starts_from and (not isinstance(modality.starts_from, str)
-                                 or not _NAME.match(modality.starts_from)
-                                 or modality.starts_from == modality.name):
-        problems.append("starts_from must name another modality, e.g. 'image', or be ''")
     if not all(isinstance(v, tuple) and v for v in dict(modality.attributes).values()):
         problems.append("attributes must map each name to a non-empty tuple of labels")
     return problems

@@ -54,70 +54,34 @@ def demo_modalities(every: bool = False) -> list[str]:
     return list(min(scored)[-1])
 
 
-# A projector that starts from a trained one (Modality.starts_from: video from image, as in
-# the paper) needs far fewer steps. Measured with fp32 kernels capped to AVX2: from the
-# image projector, video val accuracy is 78% at step 20 and 81% at step 40
-# (`xalign train --modality video projector.init_from=runs/demo/image/projector
-# schedule.max_steps=100 eval.every=20`); 60 steps give 88% on test, in 244 s against
-# 627 s for 200 steps from scratch (97%).
-WARM_START_STEPS = 60
 # The demo reports test accuracy; with eval.every=0 a validation pass would only pick a
-# `best` checkpoint equal to the last one.
+# `best` checkpoint equal to the last one. (Starting video from the image projector, as the
+# paper does, would save most of video's steps but composes worse in the mini-DisCRn:
+# bench/paper_findings.py.)
 DEMO_OVERRIDES = ("eval.val_size=0",)
-
-
-def training_order(names: list[str]) -> list[str]:
-    """``names`` with each modality after the one it starts from, when both are trained."""
-    from xalign.registry import get_registry
-
-    registry = get_registry()
-    first = [n for n in names if registry.get(n).starts_from not in names]
-    return first + [n for n in names if n not in first]
-
-
-def warm_start(name: str, trained: dict[str, tuple[str, Path]], recipe: Any) -> list[str]:
-    """Overrides that start ``name`` from the projector it ``starts_from``, if that one was
-    trained here (``trained``: modality -> projector kind, run folder) with the same kind."""
-    from xalign.registry import get_registry
-
-    source = get_registry().get(name).starts_from
-    kind, run_dir = trained.get(source, ("", Path()))
-    if kind != recipe.projector.kind:
-        return []
-    steps = min(WARM_START_STEPS, recipe.schedule.max_steps)
-    return [f"projector.init_from={run_dir / 'projector'}", f"schedule.max_steps={steps}"]
 
 
 def run_demo(console: Console | None = None, modalities: list[str] | None = None,
              out: Path = Path("runs/demo"), overrides: list[str] | tuple[str, ...] = (),
              show_progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate each modality; returns ``{modality: RunResult}`` and prints a table.
-
-    A modality that starts from another one trained before it (``Modality.starts_from``)
-    begins from that projector and trains :data:`WARM_START_STEPS` steps."""
+    """Train and evaluate each modality; returns ``{modality: RunResult}`` and prints a table."""
     from xalign.train.build import build_llm
     from xalign.train.defaults import default_recipe
     from xalign.train.run import train_recipe
 
     console = console or Console()
-    modalities = training_order(modalities or demo_modalities())
+    modalities = modalities or demo_modalities()
     if not modalities:
         raise XalignError("no modality plugin installed; see `xalign plugins`")
     results: dict[str, Any] = {}
-    trained: dict[str, tuple[str, Path]] = {}
     llm = None
     started = time.perf_counter()
     for name in modalities:
-        # the caller's overrides come last: they win over the demo's and the warm start's
-        recipe = default_recipe(name, [*DEMO_OVERRIDES, *overrides])
-        start = warm_start(name, trained, recipe)
-        if start:
-            recipe = default_recipe(name, [*DEMO_OVERRIDES, *start, *overrides])
+        recipe = default_recipe(name, [*DEMO_OVERRIDES, *overrides])  # the caller's win
         if llm is None:
             llm = build_llm(recipe)  # one frozen LLM shared by every run
-        origin = f", from {recipe.projector.init_from}" if start else ""
         console.rule(f"[bold]training the tiny {name} projector ({recipe.schedule.max_steps} "
-                     f"steps{origin})")
+                     f"steps)")
         run_dir = out / name
         if run_dir.exists():
             import shutil
@@ -125,7 +89,6 @@ def run_demo(console: Console | None = None, modalities: list[str] | None = None
             shutil.rmtree(run_dir)  # the demo always starts fresh
         results[name] = train_recipe(recipe, run_dir, console=console, llm=llm,
                                      show_progress=show_progress)
-        trained[name] = (recipe.projector.kind, run_dir)
     console.print(results_table(results, time.perf_counter() - started))
     return results
 

@@ -35,7 +35,6 @@ def make_modality() -> Modality:
         frames=num_frames(),
         encoder="tiny",
         description="Videos as uniformly sampled frames (5 by default), each encoded as an image.",
-        starts_from="image",  # the frames go through the image network, as in the paper
     )
 
 
