@@ -4,10 +4,14 @@
    mini-DisCRn accuracy on a pair (the paper: 34.0 vs 31.4 audio–video, 48.1 vs 57.7 image–3D).
 2. Q-Former vs linear (X-LLaVA): held-out single-modality accuracy and mini-DisCRn.
 3. Video projector initialised from the trained image projector vs from scratch: the first
-   validation step at which it reaches 80% (the paper: ~1k iterations instead of many).
+   validation step at which it reaches 80% (the paper: ~1k iterations instead of many), and
+   the mini-DisCRn of each beside the image projector of finding 1.
 
     python bench/paper_findings.py [--pair image --pair video] [--steps 200]
-                                   [--out runs/findings]
+                                   [--out runs/findings] [--reuse]
+
+``--reuse`` keeps every run folder under ``--out`` that has a ``summary.json`` (a finished
+run) instead of training it again, e.g. to add a column to an earlier measurement.
 
 Prints the CPU flags and a markdown table; writes ``findings.json``. Every row is a real run
 of the default recipe with one setting changed (``key=value`` overrides shown in the table).
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import typer
@@ -27,10 +32,15 @@ from xalign.train.precision import cpu_flags
 app = typer.Typer(add_completion=False)
 
 
-def train(modality: str, out: Path, overrides: list[str], llm: Any) -> Any:
+def train(modality: str, out: Path, overrides: list[str], llm: Any, reuse: bool = False
+          ) -> Any:
+    """A default-recipe run with ``overrides`` (its ``run_dir`` and ``test`` are used)."""
     from xalign.train.defaults import default_recipe
     from xalign.train.run import train_recipe
 
+    if reuse and (out / "summary.json").is_file():
+        summary = json.loads((out / "summary.json").read_text())
+        return SimpleNamespace(run_dir=out, test=summary["test"])
     recipe = default_recipe(modality, overrides)
     return train_recipe(recipe, out, llm=llm, show_progress=False)
 
@@ -66,7 +76,8 @@ def main(pair: list[str] = typer.Option(["image", "video"], help="The DisCRn pai
                                         "names; the video-from-image arm needs image)."),
          steps: int = typer.Option(200, help="Training steps per projector."),
          per_pair: int = typer.Option(96, help="mini-DisCRn examples."),
-         out: Path = typer.Option(Path("runs/findings"))) -> None:
+         out: Path = typer.Option(Path("runs/findings")),
+         reuse: bool = typer.Option(False, help="Keep finished runs under --out.")) -> None:
     from xalign.train.build import build_llm
     from xalign.train.defaults import default_recipe
 
@@ -79,7 +90,7 @@ def main(pair: list[str] = typer.Option(["image", "video"], help="The DisCRn pai
     started = time.perf_counter()
 
     def arm(name: str, extra: list[str], use_cue: bool = True) -> dict[str, Any]:
-        runs = {m: train(m, out / name / m, [*base, *extra, f"use_cue={use_cue}"], llm)
+        runs = {m: train(m, out / name / m, [*base, *extra, f"use_cue={use_cue}"], llm, reuse)
                 for m in (a, b)}
         dirs = [r.run_dir / "projector" for r in runs.values()]
         row = {"setting": name, "overrides": " ".join(extra) or "(default)",
@@ -97,10 +108,12 @@ def main(pair: list[str] = typer.Option(["image", "video"], help="The DisCRn pai
     image = out / "Q-Former, cue" / "image" / "projector"
     for name, extra in (("video from scratch", []),
                         ("video from the image projector", [f"projector.init_from={image}"])):
-        run = train(video, out / name, [*every, *extra], llm)
+        run = train(video, out / name, [*every, *extra], llm, reuse)
         rows.append({"setting": name, "overrides": " ".join(extra) or "(default)",
                      "video accuracy": run.test["accuracy"],
-                     "steps to 80% (val)": steps_to(run.run_dir, 0.8)})
+                     "steps to 80% (val)": steps_to(run.run_dir, 0.8),
+                     **discrn([image, run.run_dir / "projector"], ("image", video), True,
+                              per_pair)})
         print(rows[-1], flush=True)
 
     out.mkdir(parents=True, exist_ok=True)
