@@ -64,11 +64,16 @@ def builders(modality: str) -> dict[str, Callable[[], FrozenEncoder]]:
 
 def features(encoder: FrozenEncoder, modality, split: str, n: int
              ) -> tuple[torch.Tensor, list[dict[str, str]], float]:
-    """Flattened features ``[n, F·T·d]``, labels, and encoder ms per item (after preprocessing)."""
+    """Flattened features ``[n, F·T·d]``, labels, and encoder ms per item (after preprocessing).
+
+    Both the designed and the pretrained tiny encoder read the default encoder's input."""
+    from xalign.registry import get_registry
+
+    preprocess = get_registry().encoder(modality.name).preprocess
     rows, labels, seconds = [], [], 0.0
     for i in range(n):
         sample = modality.synthesize(sample_seed(0, split, i))
-        inputs = modality.preprocess(sample.raw, False)
+        inputs = preprocess(sample.raw, False)
         start = time.perf_counter()
         rows.append(encoder(inputs).flatten().float())
         seconds += time.perf_counter() - start

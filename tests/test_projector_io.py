@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -109,3 +110,23 @@ def test_missing_unexpected_and_misshaped_tensors_are_named(tmp_path):
     with pytest.raises(CheckpointError, match=r"tensor llm_proj\.bias has shape \(31,\), "
                                               r"expected \(32,\)"):
         load_projector(tmp_path)
+
+
+def test_a_projector_refuses_other_weights_under_its_encoder_id():
+    """A plugin release that ships new encoder weights under the same id: the projectors
+    trained on the old features must not load silently (same width, other features)."""
+    from types import SimpleNamespace
+
+    from xalign.pipeline import build_encoders
+    from xalign.registry import get_registry
+
+    installed = get_registry().build_encoder("3d").weights_digest
+    assert len(installed) == 12
+    config = ProjectorConfig(kind="linear", modality="3d", feature_dim=256, llm_dim=8,
+                             encoder_id="tiny", encoder_weights="0" * 12)
+    with pytest.raises(CheckpointError, match=f"weights {'0' * 12}.*{installed}.*retrain"):
+        build_encoders({"3d": SimpleNamespace(config=config)})
+    same = replace(config, encoder_weights=installed)
+    assert build_encoders({"3d": SimpleNamespace(config=same)})["3d"].weights_digest == installed
+    # projectors saved before the digest was recorded still load
+    assert build_encoders({"3d": SimpleNamespace(config=replace(config, encoder_weights=""))})

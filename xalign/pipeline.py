@@ -45,6 +45,13 @@ def build_encoders(projectors: Mapping[str, Projector],
             raise CheckpointError(
                 f"projector {name!r} expects {config.feature_dim}-d features, the {modality} "
                 f"encoder {config.encoder_id!r} gives {encoder.feature_dim}-d")
+        if config.encoder_weights and config.encoder_weights != encoder.weights_digest:
+            raise CheckpointError(
+                f"projector {name!r} was trained on the {modality} encoder "
+                f"{config.encoder_id!r} with weights {config.encoder_weights}; the installed "
+                f"one has weights {encoder.weights_digest or '(none recorded)'}: retrain it "
+                f"(`xalign train --modality {modality}`) or install the plugin release it "
+                "was trained with")
         encoders[name] = encoder
     return encoders
 

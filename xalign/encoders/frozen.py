@@ -35,6 +35,9 @@ class FrozenEncoder(nn.Module):
         # the registered component this network was built from (its preprocess); set by
         # Encoder.instantiate, None for a network built by hand
         self.spec: Encoder | None = None
+        # short SHA-256 of the weights file, for encoders that ship one (build_frozen): a
+        # projector records it and refuses other weights under the same id
+        self.weights_digest = ""
 
     def train(self, mode: bool = True) -> FrozenEncoder:  # noqa: ARG002 - frozen on purpose
         return super().train(False)

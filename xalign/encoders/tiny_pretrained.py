@@ -1,11 +1,11 @@
-"""Shared blocks of the pretrained tiny encoders: tokenizer -> Transformer -> learned pooling.
+"""Shared blocks of the pretrained tiny encoders: tokenizer -> Transformer -> pool.
 
 Every plugin's pretrained tiny encoder is ``TokenEncoder(tokenizer)``: a modality-specific
-but generic tokenizer (conv patches, point grouping), a small pre-norm Transformer and an
-attention pool of a few learned queries, so that the output ``[N, K, d]`` stays short (the
-Q-Former cross-attends to it). Nothing in it is computed for a named attribute: the weights
-come from :mod:`xalign.encoders.pretrain` (contrastive media↔caption alignment) and ship as
-safetensors inside the plugin.
+but generic tokenizer (conv patches, point grouping), a small pre-norm Transformer and a pool
+(a few learned queries for a set, strided means for a sequence in time), so that the output
+``[N, K, d]`` stays short (the Q-Former cross-attends to it). Nothing in it is computed for
+a named attribute: the weights come from :mod:`xalign.encoders.pretrain` (contrastive
+media↔caption alignment) and ship as safetensors inside the plugin.
 """
 
 from __future__ import annotations
@@ -42,14 +42,43 @@ class AttentionPool(nn.Module):
         return self.norm(self.out(pooled + queries))
 
 
+class StridedPool(nn.Module):
+    """``[N, T, width]`` -> ``[N, K, dim]``: the mean of each run of ``T / K`` consecutive
+    tokens, then a linear map to ``dim`` and a LayerNorm. For a sequence in time: the K
+    tokens keep when things happen and, unlike a softmax-weighted pool, how many of them
+    there are (a mean over a fixed span grows with the events in it; a softmax pool
+    normalises that away). The Q-Former downstream is the learned summary, as it is over
+    BEATs' frame tokens in the paper."""
+
+    def __init__(self, width: int, tokens: int, dim: int) -> None:
+        super().__init__()
+        self.tokens = tokens
+        self.out = nn.Linear(width, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        n, length, width = tokens.shape
+        if length % self.tokens:
+            raise ValueError(f"{length} tokens do not split into {self.tokens} equal runs")
+        runs = tokens.view(n, self.tokens, length // self.tokens, width).mean(2)
+        return self.norm(self.out(runs))
+
+
+POOLS = ("attention", "strided")
+
+
 class TokenEncoder(nn.Module):
     """``tokenizer`` (input ``[N, ...]`` -> ``[N, T, width]``) + learned positions + a small
-    pre-norm Transformer of ``width`` channels + :class:`AttentionPool` ->
-    ``[N, out_tokens, dim]``. A width below ``dim`` keeps pretraining cheap on a CPU."""
+    pre-norm Transformer of ``width`` channels + a pool -> ``[N, out_tokens, dim]``: an
+    :class:`AttentionPool` (a set: points, pixels) or a :class:`StridedPool` (a sequence in
+    time). A width below ``dim`` keeps pretraining cheap on a CPU."""
 
     def __init__(self, tokenizer: nn.Module, width: int, max_tokens: int, out_tokens: int,
-                 dim: int = 256, depth: int = 2, heads: int = 4) -> None:
+                 dim: int = 256, depth: int = 2, heads: int = 4,
+                 pool: str = "attention") -> None:
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         self.tokenizer = tokenizer
         self.position = nn.Parameter(torch.randn(1, max_tokens, width) * 0.02)
         layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width,
@@ -57,7 +86,8 @@ class TokenEncoder(nn.Module):
                                            norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
-        self.pool = AttentionPool(width, out_tokens, heads, dim)
+        self.pool = (AttentionPool(width, out_tokens, heads, dim) if pool == "attention"
+                     else StridedPool(width, out_tokens, dim))
         self.dim, self.out_tokens = dim, out_tokens
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -95,4 +125,6 @@ def build_frozen(build: Callable[[], TokenEncoder], folder: str | Path, encoder_
         module = build()
     load_weights(module, folder)
     digest = hashlib.sha256((Path(folder) / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
-    return FrozenEncoder(module, module.dim, f"{encoder_id}@{digest}")
+    frozen = FrozenEncoder(module, module.dim, f"{encoder_id}@{digest}")
+    frozen.weights_digest = digest
+    return frozen

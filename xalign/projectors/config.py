@@ -65,6 +65,9 @@ class ProjectorConfig:
     num_tokens: int = 32  # K tokens per frame
     preset: str = "tiny"  # Q-Former size (also the reference for linear param matching)
     encoder_id: str = "tiny"
+    # the encoder's weights digest where it ships one (FrozenEncoder.weights_digest): a
+    # projector is tied to the features it learned from, not only to the encoder's id
+    encoder_weights: str = ""
     llm_id: str = ""
     cue: str = ""
     frames: int = 1

@@ -37,7 +37,7 @@ ENCODERS = (
     Encoder(id="tiny", modality="audio", family="tiny",
             build=lazy("xalign_plugin_audio.encoders.tiny_pretrained:"
                        "build_pretrained_tiny_encoder"),
-            preprocess=FBANK_WINDOWS, feature_dim=256, tokens_per_frame=8, stand_in=True,
+            preprocess=FBANK_WINDOWS, feature_dim=256, tokens_per_frame=16, stand_in=True,
             aliases=("xalign-audio-tiny-pretrained-1",),
             description="pretrained on the synthetic world (media-caption contrastive, "
                         "one objective for every modality): the default"),
