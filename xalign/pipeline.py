@@ -9,12 +9,15 @@ weights) through each encoder's ``aliases``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from xalign.encoders.frozen import FrozenEncoder
@@ -52,6 +55,11 @@ def build_encoders(projectors: Mapping[str, Projector],
                 f"one has weights {encoder.weights_digest or '(none recorded)'}: retrain it "
                 f"(`xalign train --modality {modality}`) or install the plugin release it "
                 "was trained with")
+        if not config.encoder_weights and encoder.weights_digest:
+            log.warning("projector %r records no encoder weights (saved before xalign recorded "
+                        "them); if it was trained on other weights of the %s encoder %r than "
+                        "the installed %s, its answers are meaningless: retrain it", name,
+                        modality, config.encoder_id, encoder.weights_digest)
         encoders[name] = encoder
     return encoders
 
