@@ -186,3 +186,19 @@ def test_with_lora_the_adapters_train_too() -> None:
     loss = model.loss([Example([MediaFeatures("image", feats(1, 0))], "What?", "a cat")])
     loss.backward()
     assert all(p.grad is not None for n, p in model.named_parameters() if "lora_B" in n)
+
+
+def test_ranking_through_a_lora_wrapped_llm_matches_the_loss() -> None:
+    """Ranking runs the prompt once and the candidates on its cache; a peft wrapper must pass
+    the cache on like the plain model does."""
+    from xalign.llm import apply_lora
+    from xalign.llm.shared_prompt import cache_argument
+
+    llm = apply_lora(make_tiny_llm(), r=2, target_modules=["q_proj"])
+    model = XAlignModel(llm, {"image": projector("mlp", "image", llm)}).eval()
+    assert cache_argument(model.language_model) == cache_argument(make_tiny_llm().model)
+    example = Example([MediaFeatures("image", feats(1, 0))], "What is it?", None)
+    candidates = ["a cat", "a dog on a mat", "no"]
+    single = torch.stack([model.loss([Example(example.media, example.instruction, c)]).detach()
+                          for c in candidates])
+    assert torch.allclose(model.candidate_losses(example, candidates), single, atol=1e-4)

@@ -25,8 +25,9 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 def cache_argument(language_model: Any) -> str:
     """What the LLM's forward calls its key/value cache (``cache`` since transformers 5.x,
-    ``past_key_values`` before)."""
-    parameters = inspect.signature(language_model.forward).parameters
+    ``past_key_values`` before); a peft wrapper passes it on to the model it wraps."""
+    base = getattr(language_model, "get_base_model", lambda: language_model)()
+    parameters = inspect.signature(base.forward).parameters
     return "cache" if "cache" in parameters else "past_key_values"
 
 
