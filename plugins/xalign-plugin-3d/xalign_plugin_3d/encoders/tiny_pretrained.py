@@ -28,7 +28,7 @@ TOKENS_PER_FRAME = 8
 GRID = 4
 WIDTH = 128  # inside the network; the attention pool maps to FEATURE_DIM
 POINT_STRIDE = 4  # every 4th point: 2,048 of 8,192 (FPS order or file order keeps coverage)
-ENCODER_ID = "xalign-3d-tiny-pretrained-1"
+ENCODER_ID = "xalign-3d-tiny-pretrained-2"
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "tiny-pretrained"
 
 
@@ -73,5 +73,5 @@ def build_pretrained_tiny_encoder(source: str | Path | None = None) -> FrozenEnc
 PRETRAIN = PretrainSpec(
     modality="3d", encoder_id=ENCODER_ID, synthesize=synthesize, preprocess=preprocess,
     build=build_architecture, weights_dir=WEIGHTS_DIR,
-    config=PretrainConfig(steps=300, batch_size=32, lr=1e-3),
+    config=PretrainConfig(steps=1200, batch_size=32, lr=1e-3),
 )
