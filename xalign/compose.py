@@ -178,17 +178,18 @@ class Composer:
         has_target = [item.target is not None for item in items]
         if any(has_target) and not all(has_target):
             raise XalignError("either every example of a batch has a target or none has")
-        targets = self._tokenize([item.target for item in items]) if all(has_target) else None
+        answers = self.answer_ids([item.target for item in items]) if all(has_target) else None
         rows = [
             self._row(i, item, preambles[i], instructions[i],
-                      None if targets is None else targets[i], max_length)
+                      [] if answers is None else answers[i], max_length)
             for i, item in enumerate(items)
         ]
         return self._assemble(rows, items, embeddings, padding_side)
 
     def _row(self, index: int, item: ComposeItem, preamble: list[int], instruction: list[int],
-             target: list[int] | None, max_length: int | None) -> _Row:
-        """Token ids of one row (0 where media go), the media spans, and the target start."""
+             answer: list[int], max_length: int | None) -> _Row:
+        """Token ids of one row (0 where media go), the media spans, and the target start;
+        ``answer``: the target's :meth:`answer_ids` (empty without a target)."""
         t = self.template
         head: list[int] = [*t.prefix, *preamble]
         spans: list[tuple[int, int]] = []
@@ -197,7 +198,6 @@ class Composer:
                 head.extend(self._cue_ids(cue))
             spans.append((len(head), tokens.shape[0]))
             head.extend([self.pad_token_id] * tokens.shape[0])
-        answer = [] if target is None else [*target, *t.end]
         if max_length is not None:
             room = max_length - len(head) - len(t.suffix) - len(answer)
             if room < 0:

@@ -27,7 +27,7 @@ from xalign_plugin_audio.synthetic import synthesize
 FEATURE_DIM = 256
 TOKENS_PER_FRAME = 16  # 320 ms each, shorter than the shortest gap between two onsets
 FRAMES_PER_TOKEN = 8  # 80 ms: finer than the shortest gap between two events
-WIDTH = 128  # inside the network; the attention pool maps to FEATURE_DIM
+WIDTH = 128  # inside the network; the strided pool maps to FEATURE_DIM
 ENCODER_ID = "xalign-audio-tiny-pretrained-2"
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "tiny-pretrained"
 
