@@ -25,6 +25,7 @@ from xalign.compose import IGNORE_INDEX, Composed, ComposeItem, Composer
 from xalign.errors import CheckpointError, UnknownNameError, XalignError
 from xalign.generation import generate_from_embeds, generation_kwargs
 from xalign.llm.loaded import LoadedLLM
+from xalign.llm.shared_prefix import MIN_SHARED, PrefixRunner, shared_prefix_length
 from xalign.llm.shared_prompt import answer_losses, prompt_cache
 from xalign.projectors import Projector, load_projector
 
@@ -92,6 +93,8 @@ class XAlignModel(nn.Module):
         self._qformer_tokenizers: dict[str, Any] = {}
         base = llm.model.get_base_model() if hasattr(llm.model, "get_base_model") else llm.model
         self._keep_logits = "logits_to_keep" in inspect.signature(base.forward).parameters
+        # run_llm runs the rows' common opening once (None: every row runs whole)
+        self.prefix_runner: PrefixRunner | None = PrefixRunner(llm.model, self._keep_logits)
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -266,13 +269,18 @@ class XAlignModel(nn.Module):
             prompt = self.compose([replace(e, target=None) for e in examples[first:end]],
                                   padding_side="left",
                                   max_length=self.llm.context_length - longest)
-            cache, last = prompt_cache(self.language_model, prompt.inputs_embeds,
-                                       prompt.attention_mask, self._keep_logits)
+            prefix = shared_prefix_length(prompt) if self.prefix_runner else 0
+            if self.prefix_runner and prefix >= MIN_SHARED:  # DisCRn's instruction runs once
+                cache, last, mask = self.prefix_runner.prompt_cache(prompt, prefix)
+            else:
+                mask = prompt.attention_mask
+                cache, last = prompt_cache(self.language_model, prompt.inputs_embeds, mask,
+                                           self._keep_logits)
             pairs = [(e, a) for e, per in enumerate(answers) for a in per]
             for start in range(0, len(pairs), batch_size):
                 chunk = pairs[start:start + batch_size]
                 losses.append(answer_losses(
-                    self.language_model, cache, last, prompt.attention_mask,
+                    self.language_model, cache, last, mask,
                     [e for e, _ in chunk], [a for _, a in chunk], self.composer.pad_token_id,
                     reuse_cache=start + batch_size >= len(pairs)))
             first = end
@@ -286,17 +294,21 @@ class XAlignModel(nn.Module):
             raise XalignError("the loss needs a target in every example")
         following = composed.labels[:, 1:]  # position p predicts token p + 1
         keep = (following != IGNORE_INDEX).any(0).nonzero().squeeze(1)
-        kwargs: dict[str, Any] = {"use_cache": False, "output_hidden_states": hidden_states}
-        if self._keep_logits:
-            kwargs["logits_to_keep"] = keep
-        out = self.language_model(inputs_embeds=composed.inputs_embeds,
-                                  attention_mask=composed.attention_mask, **kwargs)
-        logits = out.logits if self._keep_logits else out.logits[:, keep]
+        prefix = shared_prefix_length(composed) if self.prefix_runner else 0
+        if self.prefix_runner and prefix >= MIN_SHARED:
+            logits, states = self.prefix_runner.forward(composed, prefix, keep, hidden_states)
+        else:
+            kwargs: dict[str, Any] = {"use_cache": False, "output_hidden_states": hidden_states}
+            if self._keep_logits:
+                kwargs["logits_to_keep"] = keep
+            out = self.language_model(inputs_embeds=composed.inputs_embeds,
+                                      attention_mask=composed.attention_mask, **kwargs)
+            logits = out.logits if self._keep_logits else out.logits[:, keep]
+            states = tuple(out.hidden_states) if hidden_states else ()
         targets = following[:, keep]
         nll = F.cross_entropy(logits.float().transpose(1, 2), targets,
                               ignore_index=IGNORE_INDEX, reduction="none")
-        return LLMRun(nll, (targets != IGNORE_INDEX).to(nll.dtype),
-                      tuple(out.hidden_states) if hidden_states else ())
+        return LLMRun(nll, (targets != IGNORE_INDEX).to(nll.dtype), states)
 
     # -- generation -----------------------------------------------------------------
     @torch.no_grad()
