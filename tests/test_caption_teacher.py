@@ -107,3 +107,37 @@ def test_manifest_captions_reach_the_items_and_a_run_without_them_is_refused(tmp
         check_captions(Items(ManifestSource(tmp_path / "without.jsonl")))
     with pytest.raises(ManifestError, match=r"bad\.jsonl:1: 'captions'"):
         ManifestSource(tmp_path / "bad.jsonl")
+
+
+def llm_calls(model: XAlignModel) -> list[int]:
+    calls: list[int] = []
+    model.language_model.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_the_teachers_states_are_kept_for_text_it_has_read(model) -> None:
+    """A synthetic item's text is the same every epoch: the second time, only the student
+    runs, and the loss is the same."""
+    kept, fresh = CaptionTeacher(model, weight=1.0), CaptionTeacher(model, weight=1.0,
+                                                                     keep_bytes=0)
+    first = kept.loss(examples())
+    calls = llm_calls(model)
+    again = kept.loss(examples())
+    student_only = len(calls)
+    recomputed = fresh.loss(examples())
+    assert len(calls) - student_only > student_only  # the teacher ran again: nothing kept
+    assert (again.nll, again.match) == (first.nll, first.match)
+    assert recomputed.match == pytest.approx(first.match, rel=1e-5)
+    assert fresh._kept_bytes == 0 and kept._kept_bytes > 0
+
+
+def test_nothing_is_kept_while_llm_weights_train() -> None:
+    from xalign.llm import apply_lora
+
+    llm = apply_lora(make_tiny_llm(seed=3), r=2, target_modules=["q_proj"])
+    config = ProjectorConfig(kind="mlp", modality="image", feature_dim=8,
+                             llm_dim=llm.hidden_size, num_tokens=3, llm_id=llm.llm_id,
+                             cue=" image: ")
+    teacher = CaptionTeacher(XAlignModel(llm, {"image": build_projector(config)}), weight=1.0)
+    teacher.loss(examples())
+    assert teacher._kept_bytes == 0

@@ -56,13 +56,21 @@ def gather_positions(states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return states.gather(1, index[..., None].expand(-1, -1, states.shape[-1]))
 
 
+# The teacher reads text only, and a synthetic item's text is the same every epoch: while the
+# LLM is frozen its states are kept, up to this many bytes (a 960-item tiny run needs ~1.2 GB)
+# and recomputed beyond. Epochs after the first then cost the student's passes only.
+KEEP_BYTES = 1_600_000_000
+
+
 class CaptionTeacher:
     """``loss(examples)``: answer NLL plus ``weight`` × the hidden-state match (module doc)."""
 
-    def __init__(self, model: Any, weight: float) -> None:
+    def __init__(self, model: Any, weight: float, keep_bytes: int = KEEP_BYTES) -> None:
         if weight <= 0:
             raise ValueError(f"the caption teacher's weight must be > 0, got {weight}")
-        self.model, self.weight = model, weight
+        self.model, self.weight, self.keep_bytes = model, weight, keep_bytes
+        self._kept: dict[tuple, torch.Tensor] = {}
+        self._kept_bytes = 0
 
     def texts(self, examples: Sequence[Any]) -> list[Any]:
         """Each example as the teacher reads it: captions in the input slots."""
@@ -82,29 +90,57 @@ class CaptionTeacher:
                                    preamble=ex.preamble))
         return out
 
-    def loss(self, examples: Sequence[Any]) -> TeacherLoss:
+    @torch.no_grad()
+    def states(self, examples: Sequence[Any]) -> list[torch.Tensor]:
+        """The teacher's states after the inputs of each example, ``[positions, layers, d]``:
+        kept ones where the same text was read before, the others in one LLM call."""
         from xalign.llm.stage_texts import compose_text
 
+        model = self.model
+        device = model.device.type
+        keep = not any(p.requires_grad for p in model.language_model.parameters())
+        precision = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        texts = self.texts(examples)
+        keys = [(text, precision) for text in texts]
+        found: dict[int, torch.Tensor] = {
+            i: self._kept[key] for i, key in enumerate(keys) if keep and key in self._kept}
+        missing = [i for i in range(len(texts)) if i not in found]
+        if missing:
+            teacher = compose_text(model.composer, model.language_model.get_input_embeddings(),
+                                   [texts[i] for i in missing], with_targets=True)
+            taught = model.run_llm(teacher, hidden_states=True).hidden_states[1:]
+            index, mask = after_inputs(teacher)
+            stacked = torch.stack([gather_positions(h, index) for h in taught], dim=2)
+            for row, i in enumerate(missing):
+                found[i] = stacked[row, :int(mask[row].sum())].clone()
+                size = found[i].numel() * found[i].element_size()
+                if keep and self._kept_bytes + size <= self.keep_bytes:
+                    self._kept[keys[i]] = found[i]
+                    self._kept_bytes += size
+        return [found[i] for i in range(len(texts))]
+
+    def loss(self, examples: Sequence[Any]) -> TeacherLoss:
         model = self.model
         student = model.compose(examples)
         run = model.run_llm(student, hidden_states=True)
         nll = run.nll.sum() / run.counted.sum().clamp(min=1)
-        with torch.no_grad():
-            teacher = compose_text(model.composer, model.language_model.get_input_embeddings(),
-                                   self.texts(examples), with_targets=True)
-            taught = model.run_llm(teacher, hidden_states=True).hidden_states
+        taught = self.states(examples)
         s_index, s_mask = after_inputs(student)
-        t_index, t_mask = after_inputs(teacher)
-        if not torch.equal(s_mask, t_mask):  # the same text follows the slot in both
+        if [int(n) for n in s_mask.sum(1)] != [len(t) for t in taught]:
+            # the same text follows the slot in both
             raise XalignError("caption teacher: the text after the inputs differs between the "
                               "projected and the captioned example")
+        target = torch.nn.utils.rnn.pad_sequence(taught, batch_first=True)  # [B, P, layers, d]
         weights = s_mask.float() / s_mask.sum()
         match = torch.zeros((), device=nll.device)
-        layers = list(zip(run.hidden_states[1:], taught[1:], strict=True))
-        for h_student, h_teacher in layers:
+        layers = run.hidden_states[1:]
+        if len(layers) != target.shape[2]:
+            raise XalignError(f"caption teacher: {target.shape[2]} teacher layers for "
+                              f"{len(layers)} student layers")
+        for layer, h_student in enumerate(layers):
             a = gather_positions(h_student, s_index).float()
-            b = gather_positions(h_teacher, t_index).float()
+            b = target[:, :, layer].float()
             error = (a - b).pow(2).sum(-1) / b.pow(2).sum(-1).clamp_min(1e-6)
-            match = match + (error * weights).sum()
+            match = match + torch.where(s_mask, error * weights, 0.0).sum()
         match = match / len(layers)
         return TeacherLoss(nll + self.weight * match, float(nll.detach()), float(match.detach()))
