@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from xalign.train.recipe import Recipe
-from xalign.train.recipe_io import load_recipe, recipe_from_dict
+from xalign.train.recipe_io import load_recipe, merge, recipe_from_dict
 
 # The embedded default, one recipe for every modality (recipes/tiny-base.yaml). Why these
 # values (README, "It learns" and "It reasons"):
@@ -57,9 +57,16 @@ TINY_BASE: dict[str, Any] = {
 }
 
 
+# Where one modality needs more than the shared default. Audio's headline, count (chance
+# 25%), is the last of its attributes to be learnt: 77-79% after 200 steps in four runs,
+# 81% after 240 (README, "It learns"; 412 s on two AVX2 cores).
+TINY_PER_MODALITY: dict[str, dict[str, Any]] = {"audio": {"schedule": {"max_steps": 240}}}
+
+
 def tiny_recipe_dict(modality: str) -> dict[str, Any]:
     """The tiny recipe of ``modality`` as a mapping (any modality name works; a fresh copy)."""
-    return {"name": f"tiny-{modality}", "modality": modality, **copy.deepcopy(TINY_BASE)}
+    return {"name": f"tiny-{modality}", "modality": modality,
+            **merge(copy.deepcopy(TINY_BASE), TINY_PER_MODALITY.get(modality, {}))}
 
 
 def tiny_recipe(modality: str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
