@@ -50,7 +50,7 @@ def main() -> None:
     choice = choose_precision(recipe.mixed_precision)
     print(f"CPU flags: {' '.join(flags)}; torch capability "
           f"{torch.backends.cpu.get_cpu_capability()}; threads {torch.get_num_threads()}")
-    print(f"precision: {choice.describe()}; {args.modality}, batch {args.batch}\n")
+    print(f"{choice.describe()}; {args.modality}, batch {args.batch}\n")
     parts = build_components(recipe)
     model = XAlignModel(parts.llm, {args.modality: parts.projector},
                         system_prompt=recipe.llm.system_prompt).train()
