@@ -1,6 +1,8 @@
 """Ranking candidates: each prompt run once (its candidates on its key/value cache) against
 each (prompt, candidate) row run whole, the way xalign ranked before
-``xalign/llm/shared_prompt.py``. Same losses up to float rounding; prints both times.
+``xalign/llm/shared_prompt.py``; and the prompts' common opening (chat template and cue) run
+once for all of them (``xalign/llm/shared_prefix.py``) or in every prompt. Same losses up to
+float rounding; prints the three times.
 
 Ranks the held-out test questions of the default recipe (2 to 5 candidates each) with an
 untrained projector: what is timed is the LLM's work, which does not depend on training.
@@ -29,6 +31,7 @@ def whole_rows(model: XAlignModel, examples: list[Any], candidates: list[list[st
                batch_size: int = 32) -> list[torch.Tensor]:
     """The reference: one full row per (example, candidate), the prompt repeated in each."""
     model.eval()
+    runner, model.prefix_runner = model.prefix_runner, None  # every row whole
     losses = []
     pairs = [(e, c) for e, per in enumerate(candidates) for c in per]
     projected = model.project(examples)
@@ -38,6 +41,7 @@ def whole_rows(model: XAlignModel, examples: list[Any], candidates: list[list[st
                                  projected=[projected[e] for e, _ in chunk])
         run = model.run_llm(composed)
         losses.append(run.nll.sum(1) / run.counted.sum(1).clamp(min=1))
+    model.prefix_runner = runner
     return list(torch.cat(losses).float().split([len(c) for c in candidates]))
 
 
@@ -60,19 +64,26 @@ def main(modality: list[str] = typer.Option(["image", "video"], "--modality", "-
         precision = choose_precision(default_recipe(name).mixed_precision)
         with cpu_autocast(precision):
             times = {}
-            for label, rank in (("whole rows", partial(whole_rows, model)),
-                                ("shared prompt", model.candidate_losses_many)):
+            for label, opening in (("whole rows", True), ("shared prompt", False),
+                                   ("shared prompt and opening", True)):
+                runner = model.prefix_runner
+                if not opening:
+                    model.prefix_runner = None
+                rank = (partial(whole_rows, model) if label == "whole rows"
+                        else model.candidate_losses_many)
                 start = time.perf_counter()
                 losses = rank(examples, candidates)
                 times[label] = (time.perf_counter() - start, losses)
-        (t_whole, a), (t_shared, b) = times["whole rows"], times["shared prompt"]
-        diff = max(float((x - y).abs().max()) for x, y in zip(a, b, strict=True))
-        same = sum(int(x.argmin() == y.argmin()) for x, y in zip(a, b, strict=True))
+                model.prefix_runner = runner
+        reference = times["whole rows"][1]
         print(f"{name}: {count} questions, {sum(map(len, candidates))} candidates, "
-              f"precision {precision.label}: whole rows {t_whole:.1f} s, shared prompt "
-              f"{t_shared:.1f} s ({t_whole / t_shared:.2f}x); max |loss difference| "
-              f"{diff:.1e}; same choice on {same}/{count}")
-
+              f"precision {precision.label}")
+        for label, (seconds, losses) in times.items():
+            diff = max(float((x - y).abs().max()) for x, y in zip(losses, reference, strict=True))
+            same = sum(int(x.argmin() == y.argmin())
+                       for x, y in zip(losses, reference, strict=True))
+            print(f"  {label}: {seconds:.1f} s ({times['whole rows'][0] / seconds:.2f}x); "
+                  f"max |loss difference| {diff:.1e}; same choice on {same}/{count}")
 
 if __name__ == "__main__":
     app()
