@@ -108,7 +108,10 @@ def test_with_lora_training_the_opening_runs_each_time_and_its_adapters_learn() 
         model.loss(image_examples()).backward()
         model.loss(image_examples())
         if share:
-            assert len(calls) == 4  # nothing kept while the LLM trains
+            assert len(calls) == 4  # nothing kept while the LLM trains ...
+            with torch.no_grad():  # ... not even for an evaluation between its steps
+                model.loss(image_examples())
+            assert not model.prefix_runner._kept
         grads.append({n: p.grad.clone() for n, p in model.named_parameters() if "lora_" in n})
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:

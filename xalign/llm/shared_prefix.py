@@ -78,8 +78,8 @@ class PrefixRunner:
         ids = composed.input_ids[0, start:start + prefix]
         embeds = composed.inputs_embeds[:1, start:start + prefix]
         device = embeds.device.type
-        trains = torch.is_grad_enabled() and any(
-            p.requires_grad for p in self.language_model.parameters())
+        # trainable LLM weights (LoRA) may change between calls, even between evaluations
+        trains = any(p.requires_grad for p in self.language_model.parameters())
         autocast = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
         key = (tuple(ids.tolist()), hidden_states, autocast, str(embeds.device))
         if trains or key not in self._kept:
