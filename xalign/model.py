@@ -269,8 +269,8 @@ class XAlignModel(nn.Module):
             prompt = self.compose([replace(e, target=None) for e in examples[first:end]],
                                   padding_side="left",
                                   max_length=self.llm.context_length - longest)
-            prefix = shared_prefix_length(prompt) if self.prefix_runner else 0
-            if self.prefix_runner and prefix >= MIN_SHARED:  # DisCRn's instruction runs once
+            prefix = self._shared_opening(prompt)
+            if self.prefix_runner and prefix:  # DisCRn's instruction runs once
                 cache, last, mask = self.prefix_runner.prompt_cache(prompt, prefix)
             else:
                 mask = prompt.attention_mask
@@ -287,6 +287,14 @@ class XAlignModel(nn.Module):
         flat = torch.cat(losses).float().cpu() if losses else torch.empty(0)
         return list(flat.split([len(c) for c in candidates]))
 
+    def _shared_opening(self, composed: Composed) -> int:
+        """How many leading positions the prefix runner runs once for ``composed`` (0: none,
+        every row runs whole)."""
+        if self.prefix_runner is None:
+            return 0
+        prefix = shared_prefix_length(composed)
+        return prefix if prefix >= MIN_SHARED else 0
+
     def run_llm(self, composed: Composed, hidden_states: bool = False) -> LLMRun:
         """The LLM on ``composed``: NLL over the positions that predict targets (only those
         go through the LM head), and every layer's hidden states with ``hidden_states``."""
@@ -294,8 +302,8 @@ class XAlignModel(nn.Module):
             raise XalignError("the loss needs a target in every example")
         following = composed.labels[:, 1:]  # position p predicts token p + 1
         keep = (following != IGNORE_INDEX).any(0).nonzero().squeeze(1)
-        prefix = shared_prefix_length(composed) if self.prefix_runner else 0
-        if self.prefix_runner and prefix >= MIN_SHARED:
+        prefix = self._shared_opening(composed)
+        if self.prefix_runner and prefix:
             logits, states = self.prefix_runner.forward(composed, prefix, keep, hidden_states)
         else:
             kwargs: dict[str, Any] = {"use_cache": False, "output_hidden_states": hidden_states}
