@@ -262,3 +262,25 @@ def test_same_weights_with_another_output_layout_do_not_share_cached_features() 
                                                  tokens.state_dict().values(), strict=True))
     assert encoder_fingerprint(pooled) != encoder_fingerprint(tokens)
     assert encoder_fingerprint(pooled) == encoder_fingerprint(encoder(True))
+
+
+def test_a_share_of_training_examples_reads_the_generic_qformer_prompt(tmp_path: Path) -> None:
+    from xalign.registry import get_registry
+
+    source = SyntheticSource(get_registry().get("blob"), "train", size=400, seed=0)
+    encoders = {"blob": get_registry().build_encoder("blob")}
+
+    def prompts(share: float, epoch: int = 0) -> list[str | None]:
+        ds = FeatureDataset(source, encoders, train=True, qformer_prompt="a short description",
+                            qformer_prompt_share=share)
+        ds.set_epoch(epoch)
+        return [ds._qformer_prompt(i) for i in range(len(ds))]
+
+    half = prompts(0.5)
+    assert set(half) == {"a short description", None}
+    assert 160 < half.count(None) < 240  # about half read their instruction
+    assert half == prompts(0.5)  # the same draws in a rebuilt (resumed) run
+    assert half != prompts(0.5, epoch=1)  # other draws in another epoch
+    assert set(prompts(1.0)) == {"a short description"} and set(prompts(0.0)) == {None}
+    example = FeatureDataset(source, encoders, train=True)[0]
+    assert example.qformer_prompt is None  # no prompt given: the instruction

@@ -39,8 +39,8 @@ def test_a_projector_saved_by_the_previous_release_loads(name: str, kind: str) -
     projector = load_projector(OLD / name, llm_dim=64)
     assert projector.config.kind == kind and projector.config.encoder_id == OLD_IDS[name]
     saved = torch.load(OLD / f"{name}_io.pt", weights_only=True)
-    with torch.no_grad():
-        assert torch.equal(projector(saved["input"], None, None), saved["output"])
+    with torch.no_grad():  # float32's default tolerance: another CPU sums in another order
+        torch.testing.assert_close(projector(saved["input"], None, None), saved["output"])
     encoder = build_encoders({name: projector})[name]
     assert encoder.spec.key == f"{name}/tiny-designed" and encoder.feature_dim == 256
 

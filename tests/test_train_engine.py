@@ -176,3 +176,16 @@ def test_interrupted_run_resumes_bit_for_bit_in_process(tmp_path, tiny_llm, monk
     a = load_file(tmp_path / "whole" / "projector" / "model.safetensors")
     b = load_file(tmp_path / "cut" / "projector" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_mixed_in_qformer_prompt_leaves_the_projector_instruction_aware(tmp_path, tiny_llm):
+    fixed = build_components(_recipe(tmp_path, tiny_llm, projector={
+        "kind": "qformer", "qformer_prompt": "a short description"}))
+    assert fixed.projector.config.qformer_prompt == "a short description"
+    assert fixed.train_set[0].qformer_prompt is None  # the projector's own prompt applies
+    mixed = build_components(_recipe(tmp_path, tiny_llm, projector={
+        "kind": "qformer", "qformer_prompt": "a short description",
+        "qformer_prompt_share": 0.5}))
+    assert mixed.projector.config.qformer_prompt is None  # reads the instruction at inference
+    prompts = {mixed.train_set[i].qformer_prompt for i in range(len(mixed.train_set))}
+    assert prompts == {"a short description", None}

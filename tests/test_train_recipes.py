@@ -89,6 +89,8 @@ def test_default_recipe_falls_back_to_builtin(tmp_path, monkeypatch):
     ({"schedule": {"max_steps": -3}}, [], "schedule.max_steps: Input should be greater than 0"),
     ({}, ["use_cue=maybe"], "override 'use_cue=maybe': use_cue: Input should be a valid boolean"),
     ({"schedule": {"batch_size": 4}}, [], "set exactly one of 'max_steps' and 'epochs'"),
+    ({}, ["projector.qformer_prompt_share=0.5"], "mixes in projector.qformer_prompt: set it"),
+    ({}, ["projector.qformer_prompt_share=1.5"], "Input should be less than or equal to 1"),
 ])
 def test_bad_recipes_fail_with_one_clear_line(data, overrides, expected):
     with pytest.raises(RecipeError) as info:

@@ -54,9 +54,13 @@ class FeatureDataset:
     """
 
     def __init__(self, source: Source, encoders: Mapping[str, FrozenEncoder],
-                 cache: FeatureCache | None = None, train: bool = False) -> None:
+                 cache: FeatureCache | None = None, train: bool = False,
+                 qformer_prompt: str | None = None, qformer_prompt_share: float = 0.0) -> None:
         self.source, self.encoders, self.cache, self.train = source, dict(encoders), cache, train
         self.epoch = 0
+        # a share of examples whose Q-Former reads a generic prompt instead of the
+        # instruction, drawn per (item, epoch) so a resumed run sees the same draws
+        self.qformer_prompt, self.qformer_prompt_share = qformer_prompt, qformer_prompt_share
         # weight fingerprints enter the cache key: other weights under the same id never hit
         self._encoder_ids = ({m: encoder_fingerprint(e) for m, e in self.encoders.items()}
                              if cache is not None else {})
@@ -80,7 +84,13 @@ class FeatureDataset:
         media = [MediaFeatures(modality=m, features=self.features(m, obj, view_of=i))
                  for m, obj in item.media]
         return Example(media=media, instruction=item.instruction, target=item.target,
-                       captions=tuple(item.captions))
+                       captions=tuple(item.captions), qformer_prompt=self._qformer_prompt(i))
+
+    def _qformer_prompt(self, i: int) -> str | None:
+        if self.qformer_prompt is None or self.qformer_prompt_share <= 0:
+            return None
+        draw = random.Random(f"qformer-prompt:{self.epoch}:{i}").random()
+        return self.qformer_prompt if draw < self.qformer_prompt_share else None
 
     def features(self, modality: str, media: Any, view_of: int = 0) -> torch.Tensor:
         """Features ``Tensor[F, T, d]`` of one input (a path or a raw object), via the cache."""

@@ -67,9 +67,20 @@ class ProjectorSpec(StrictModel):
     match_params_of: Literal["qformer"] | None = None  # linear: match the Q-Former's size
     hidden_dim: PositiveInt | None = None  # mlp hidden width / linear bottleneck rank
     qformer_prompt: str | None = None  # fixed Q-Former prompt; None: the instruction
+    # share of training examples whose Q-Former reads qformer_prompt instead of their
+    # instruction; below 1 the projector stays instruction-aware (it reads the instruction
+    # at inference) and also learns the generic summary DisCRn asks for
+    qformer_prompt_share: Annotated[float, Field(ge=0, le=1)] = 1.0
     instruction_tokenizer: str = "llm"
     head: Literal["linear", "vocab", "normed"] = "linear"  # xalign.projectors.heads
     instruction_embeddings: Literal["learned", "llm"] = "learned"  # "llm": borrowed, frozen
+
+    @model_validator(mode="after")
+    def _share_needs_prompt(self) -> ProjectorSpec:
+        if self.qformer_prompt_share < 1 and self.qformer_prompt is None:
+            raise ValueError("projector.qformer_prompt_share below 1 mixes in "
+                             "projector.qformer_prompt: set it too (e.g. 'a short description')")
+        return self
 
 
 class SyntheticData(StrictModel):
