@@ -75,6 +75,15 @@ def test_default_recipe_falls_back_to_builtin(tmp_path, monkeypatch):
     assert default_recipe("some-new-modality").modality == "some-new-modality"
 
 
+def test_the_default_mixes_in_the_generic_qformer_prompt_and_can_drop_it():
+    recipe = default_recipe("audio")
+    assert recipe.projector.qformer_prompt == "a short description"
+    assert recipe.projector.qformer_prompt_share == 0.5
+    plain = default_recipe("audio", ["projector.qformer_prompt=null",
+                                     "projector.qformer_prompt_share=0"])
+    assert plain.projector.qformer_prompt is None  # the instruction only, as before
+
+
 @pytest.mark.parametrize(("data", "overrides", "expected"), [
     ({"optim": {"learning_rat": 1}}, [], "unknown key 'learning_rat' in x.yaml at optim; "
                                          "did you mean 'lr'?"),
@@ -89,7 +98,8 @@ def test_default_recipe_falls_back_to_builtin(tmp_path, monkeypatch):
     ({"schedule": {"max_steps": -3}}, [], "schedule.max_steps: Input should be greater than 0"),
     ({}, ["use_cue=maybe"], "override 'use_cue=maybe': use_cue: Input should be a valid boolean"),
     ({"schedule": {"batch_size": 4}}, [], "set exactly one of 'max_steps' and 'epochs'"),
-    ({}, ["projector.qformer_prompt_share=0.5"], "mixes in projector.qformer_prompt: set it"),
+    ({}, ["projector.qformer_prompt_share=0.5"], "mixes in projector.qformer_prompt, which is "
+                                                 "unset: set it"),
     ({}, ["projector.qformer_prompt_share=1.5"], "Input should be less than or equal to 1"),
 ])
 def test_bad_recipes_fail_with_one_clear_line(data, overrides, expected):

@@ -77,9 +77,11 @@ class ProjectorSpec(StrictModel):
 
     @model_validator(mode="after")
     def _share_needs_prompt(self) -> ProjectorSpec:
-        if self.qformer_prompt_share < 1 and self.qformer_prompt is None:
-            raise ValueError("projector.qformer_prompt_share below 1 mixes in "
-                             "projector.qformer_prompt: set it too (e.g. 'a short description')")
+        if 0 < self.qformer_prompt_share < 1 and self.qformer_prompt is None:
+            raise ValueError(
+                f"projector.qformer_prompt_share={self.qformer_prompt_share} mixes in "
+                "projector.qformer_prompt, which is unset: set it (e.g. 'a short "
+                "description'), or projector.qformer_prompt_share=0 for the instruction only")
         return self
 
 
