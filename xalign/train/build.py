@@ -81,8 +81,7 @@ def build_projector(recipe: Recipe, modality: Modality, encoder: FrozenEncoder, 
         llm_id=llm.llm_id,
         cue=modality.cue,
         frames=modality.frames,
-        # a prompt mixed in at a share below 1 is training data, not the projector's own
-        qformer_prompt=spec.qformer_prompt if spec.qformer_prompt_share == 1 else None,
+        qformer_prompt=spec.fixed_qformer_prompt,
         instruction_tokenizer=spec.instruction_tokenizer,
         instruction_vocab_size=len(llm.tokenizer) if spec.instruction_tokenizer == "llm"
         else None,
@@ -201,9 +200,9 @@ def build_components(recipe: Recipe, llm: Any | None = None) -> Components:
     model = build_model(recipe, llm, projector)
     cache = feature_cache(recipe, encoder)
     spec = recipe.projector
-    mixed = spec.qformer_prompt if spec.qformer_prompt_share < 1 else None
     train_set = FeatureDataset(source, {modality.name: encoder}, cache=cache, train=True,
-                               qformer_prompt=mixed, qformer_prompt_share=spec.qformer_prompt_share)
+                               qformer_prompt=spec.mixed_qformer_prompt,
+                               qformer_prompt_share=spec.qformer_prompt_share)
     return Components(
         recipe=recipe, modality=modality, llm=llm, encoder=encoder, projector=projector,
         model=model, train_set=train_set,

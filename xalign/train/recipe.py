@@ -84,6 +84,16 @@ class ProjectorSpec(StrictModel):
                 "description'), or projector.qformer_prompt_share=0 for the instruction only")
         return self
 
+    @property
+    def fixed_qformer_prompt(self) -> str | None:
+        """The prompt the projector keeps as its own (always read, at inference too)."""
+        return self.qformer_prompt if self.qformer_prompt_share == 1 else None
+
+    @property
+    def mixed_qformer_prompt(self) -> str | None:
+        """The prompt mixed into a share of the training examples only (training data)."""
+        return self.qformer_prompt if self.qformer_prompt_share < 1 else None
+
 
 class SyntheticData(StrictModel):
     """Items of the offline synthetic world, generated on the fly (train split)."""
