@@ -63,33 +63,69 @@ DEMO_OVERRIDES = ("eval.val_size=0",)
 
 def run_demo(console: Console | None = None, modalities: list[str] | None = None,
              out: Path = Path("runs/demo"), overrides: list[str] | tuple[str, ...] = (),
-             show_progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate each modality; returns ``{modality: RunResult}`` and prints a table."""
-    from xalign.train.build import build_llm
+             show_progress: bool = True, side_by_side: bool | None = None) -> dict[str, Any]:
+    """Train and evaluate each modality; returns ``{modality: RunResult}`` and prints a table.
+
+    ``side_by_side`` (default: when there are two cores or more and several modalities)
+    trains them at once, one process each sharing the cores (xalign/train/side_by_side.py);
+    otherwise one after the other on one shared LLM.
+    """
+    import torch
+
     from xalign.train.defaults import default_recipe
-    from xalign.train.run import train_recipe
 
     console = console or Console()
     modalities = modalities or demo_modalities()
     if not modalities:
         raise XalignError("no modality plugin installed; see `xalign plugins`")
-    results: dict[str, Any] = {}
-    llm = None
-    started = time.perf_counter()
+    recipes = {name: default_recipe(name, [*DEMO_OVERRIDES, *overrides])  # the caller's win
+               for name in modalities}
     for name in modalities:
-        recipe = default_recipe(name, [*DEMO_OVERRIDES, *overrides])  # the caller's win
-        if llm is None:
-            llm = build_llm(recipe)  # one frozen LLM shared by every run
-        console.rule(f"[bold]training the tiny {name} projector ({recipe.schedule.max_steps} "
-                     f"steps)")
         run_dir = out / name
         if run_dir.exists():
             import shutil
 
             shutil.rmtree(run_dir)  # the demo always starts fresh
-        results[name] = train_recipe(recipe, run_dir, console=console, llm=llm,
-                                     show_progress=show_progress)
+    if side_by_side is None:
+        side_by_side = len(modalities) > 1 and torch.get_num_threads() > 1
+    started = time.perf_counter()
+    if side_by_side:
+        results = _train_side_by_side(recipes, out, console)
+    else:
+        results = _train_in_turn(recipes, out, console, show_progress)
     console.print(results_table(results, time.perf_counter() - started))
+    return results
+
+
+def _train_side_by_side(recipes: dict[str, Any], out: Path, console: Console
+                        ) -> dict[str, Any]:
+    import torch
+
+    from xalign.train.side_by_side import Job, train_side_by_side
+
+    cores = torch.get_num_threads()
+    steps = ", ".join(f"{name} {r.schedule.max_steps}" for name, r in recipes.items())
+    console.rule(f"[bold]training the tiny {' and '.join(recipes)} projectors side by side "
+                 f"(steps: {steps}; {cores} cores shared)")
+    jobs = [Job(name, recipe, out / name) for name, recipe in recipes.items()]
+    done = train_side_by_side(jobs, cores=cores, console=console)
+    return {name: done[name] for name in recipes}  # in the demo's order
+
+
+def _train_in_turn(recipes: dict[str, Any], out: Path, console: Console,
+                   show_progress: bool) -> dict[str, Any]:
+    from xalign.train.build import build_llm
+    from xalign.train.run import train_recipe
+
+    results: dict[str, Any] = {}
+    llm = None
+    for name, recipe in recipes.items():
+        if llm is None:
+            llm = build_llm(recipe)  # one frozen LLM shared by every run
+        console.rule(f"[bold]training the tiny {name} projector ({recipe.schedule.max_steps} "
+                     f"steps)")
+        results[name] = train_recipe(recipe, out / name, console=console, llm=llm,
+                                     show_progress=show_progress)
     return results
 
 
@@ -118,9 +154,13 @@ def main(modality: list[str] = typer.Option(None, "--modality", "-m",
                                             help="Only these modalities (repeatable)."),
          every: bool = typer.Option(False, "--all", help="Every installed modality."),
          out: Path = typer.Option(Path("runs/demo"), help="Where the runs go."),
+         in_turn: bool = typer.Option(False, "--in-turn",
+                                      help="One modality after the other (default: side by "
+                                           "side when the machine has two cores or more)."),
          overrides: list[str] = typer.Argument(None, help="key=value recipe overrides.")
          ) -> None:
-    run_demo(modalities=modality or demo_modalities(every), out=out, overrides=overrides or ())
+    run_demo(modalities=modality or demo_modalities(every), out=out, overrides=overrides or (),
+             side_by_side=False if in_turn else None)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ class Trainer:
     def __init__(self, recipe: Recipe, model: Any, train_set: Any, run_dir: Path, *,
                  val_set: Any = None, test_set: Any = None, accelerator: Any = None,
                  console: Any = None, show_progress: bool = True,
-                 started: float | None = None, progress_plain: bool | None = None) -> None:
+                 started: float | None = None, progress_plain: bool | None = None,
+                 on_step: Callable[[int], None] | None = None) -> None:
         from xalign.train.artifacts import RunFiles
 
         # ``started``: perf_counter() when the run began (before the LLM loaded), so that
@@ -83,6 +85,7 @@ class Trainer:
         self.progress = RunProgress(console, enabled=show_progress and self.acc.is_main_process,
                                     plain=progress_plain)
         self.stop = StopSignals()
+        self.on_step = on_step  # called after every step with its number (side_by_side.py)
         self.resumed_at: int | None = None
         self.tune_llm = recipe.llm.tune != "frozen"
         if recipe.loss.caption_teacher:
@@ -179,6 +182,8 @@ class Trainer:
             loss, samples = self._train_step()
             self.step += 1
             self._record(loss, samples, time.perf_counter() - tick)
+            if self.on_step is not None:
+                self.on_step(self.step)
             signum = self._agreed_stop()
             if signum:
                 self._interrupt(signum, collective=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,13 @@ def default_run_dir(recipe: Recipe, root: Path = Path("runs")) -> Path:
 
 def train_recipe(recipe: Recipe, run_dir: Path | None = None, *, resume: Path | None = None,
                  console: Any = None, show_progress: bool = True, llm: Any = None,
-                 accelerator: Any = None) -> RunResult:
+                 accelerator: Any = None, on_step: Callable[[int], None] | None = None
+                 ) -> RunResult:
     """Build everything the recipe names and train it; ``resume`` continues a run.
 
     With ``resume`` and no ``run_dir``, the run continues in the resumed run's folder.
-    ``llm`` lets several runs in one process share a loaded LLM (the demo does).
+    ``llm`` lets several runs in one process share a loaded LLM; ``on_step`` is called
+    after every training step with its number.
     """
     from xalign.train.build import build_components
 
@@ -44,7 +47,8 @@ def train_recipe(recipe: Recipe, run_dir: Path | None = None, *, resume: Path | 
     parts = build_components(recipe, llm=llm)
     trainer = Trainer(recipe, parts.model, parts.train_set, Path(run_dir),
                       val_set=parts.val_set, test_set=parts.test_set, accelerator=accelerator,
-                      console=console, show_progress=show_progress, started=started)
+                      console=console, show_progress=show_progress, started=started,
+                      on_step=on_step)
     return trainer.fit(resume=resume)
 
 
