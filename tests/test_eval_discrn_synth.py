@@ -68,6 +68,21 @@ def test_balanced_pairs_and_kinds(examples):
             assert props["attributes"] == {k: str(v) for k, v in sample.attributes.items()}
 
 
+def test_each_modality_is_the_answer_as_often_as_the_other():
+    """Without this the modality with more attributes (the image) was the answer of up to 65%
+    of a pair's questions, and preferring it scored above chance."""
+    from collections import Counter
+
+    made = synthetic_discrn([("image", "video"), ("3d", "audio")], per_pair=48, seed=0)
+    for pair in ("image–video", "3d–audio"):
+        rows = [e for e in made if e.pair == pair]
+        answers = Counter(e.modalities[e.label] for e in rows)
+        assert len(answers) == 2 and max(answers.values()) - min(answers.values()) <= 4, answers
+        # the answer's modality and its position vary apart: every combination comes up
+        combos = Counter((e.modalities[e.label], e.label) for e in rows)
+        assert len(combos) == 4 and min(combos.values()) >= 8, combos
+
+
 def test_deterministic_from_the_seed(examples):
     again = synthetic_discrn(PAIRS, per_pair=12, seed=5)
     assert [(e.id, e.sample_ids, e.question, e.label) for e in again] == \

@@ -60,7 +60,12 @@ def comparison_examples(seed: int, per_pair: int, modalities: Sequence[str] = ()
     from xalign.registry import get_registry
 
     names = list(modalities) or get_registry().names()
-    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed)
+    # The shipped stage learnt from records balanced by answer position only, in which the
+    # modality with more attributes is more often the answer (the image: 60-65% of its
+    # pairs), a likely source of the LLM's preference for it. Rebuilt from records balanced
+    # by modality too, it compared worse (README, "All six pairs"), so it keeps these.
+    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed,
+                               balance_modalities=False)
     # both layouts, taking turns among the records of each answer: a layout chosen by
     # position in the list once alternated with the balanced answers, and the stage learnt
     # "slots: the first one, inline: the second one" instead of comparing

@@ -219,7 +219,10 @@ def measure(loaded: LoadedLLM, per_pair: int = 16, seed: int = 0,
     from xalign.registry import get_registry
 
     names = list(modalities) or get_registry().names()
-    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed)
+    # the records the shipped stage was measured on (its file records the numbers, so the
+    # stage rebuilds bit for bit): answer positions balanced, modalities not
+    records = synthetic_discrn(default_pairs(names), per_pair=per_pair, seed=seed,
+                               balance_modalities=False)
     out = {}
     for layout in ("slots", "inline"):
         said = answers(loaded, comparison_texts(records, layout))

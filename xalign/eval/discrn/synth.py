@@ -19,8 +19,9 @@ attribute questions), never from a number no caption states. Three kinds:
   reported apart (``by_kind``).
 
 Values that are themselves position words ("left", "right") never make a question:
-the answer matcher would read them as positions. Examples are balanced and fully
-determined by ``seed``.
+the answer matcher would read them as positions. Examples are balanced twice within each
+kind, between the two answer positions and between the two modalities as the answer, and
+fully determined by ``seed``.
 """
 
 from __future__ import annotations
@@ -159,14 +160,20 @@ def _entity(modality: Modality, seed: int, i: int) -> Entity:
 
 def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: int = 24,
                      seed: int = 0, margin: float = 0.3, kinds: Sequence[str] = KINDS,
-                     max_tries: int = 50) -> list[DiscrnExample]:
-    """``per_pair`` balanced examples for each modality pair (see module doc)."""
+                     max_tries: int = 50, balance_modalities: bool = True
+                     ) -> list[DiscrnExample]:
+    """``per_pair`` balanced examples for each modality pair (see module doc).
+
+    ``balance_modalities=False`` balances answer positions only, as before the answer's
+    modality was balanced too: the LLM's shipped text stage was trained on such records
+    (:func:`xalign.llm.stage_texts.comparison_examples`)."""
     registry = get_registry()
     pairs = list(pairs) if pairs is not None else default_pairs(registry.names())
     examples: list[DiscrnExample] = []
     for m1, m2 in pairs:
         mods = (registry.get(m1), registry.get(m2))
         made, cursor, absent = [], 0, set()
+        asked = dict.fromkeys(kinds, 0)
         while len(made) < per_pair:
             rng = rng_for("mini-discrn", seed, m1, m2, len(made))
             # rotate through the kinds so that no kind dominates a pair: look for a pair of
@@ -174,26 +181,35 @@ def synthetic_discrn(pairs: Sequence[tuple[str, str]] | None = None, per_pair: i
             # a kind not found in max_tries pairs is left out of the rotation from then on
             rotation = [k for k in kinds if k not in absent] or list(kinds)
             wanted = rotation[len(made) % len(rotation)]
+            # within a kind the answer alternates between the two modalities: otherwise the
+            # modality with more attributes is the answer more often, and a model (or the
+            # LLM's text stage, which learns from these) can score by preferring it. In turns
+            # of two, so that with the positions (alternating one by one) all four
+            # combinations of answer modality and answer position come up
+            side = asked[wanted] // 2 % 2 if balance_modalities else None
             fallback = None
             for _ in range(max_tries):
                 # each entity index is used once per pair of modalities, so none repeats
                 a, b = _entity(mods[0], seed, 2 * cursor), _entity(mods[1], seed, 2 * cursor + 1)
                 cursor += 1
                 found = questions(a, b, margin)
-                if found.get(wanted):
-                    chosen = (a, b, found, wanted)
+                on_side = [q for q in found.get(wanted, []) if side in (None, q[1])]
+                if on_side:
+                    chosen = (a, b, {**found, wanted: on_side}, wanted)
                     break
                 usable = [k for k in kinds if found.get(k)]
-                if usable and fallback is None:
-                    fallback = (a, b, found, usable[0])
+                if fallback is None and usable:
+                    fallback = (a, b, found, wanted if found.get(wanted) else usable[0])
             else:
                 if fallback is None:
                     raise RuntimeError(f"no certain question for {m1}–{m2} in {max_tries} tries; "
                                        "the two generators share no quantity or attribute")
-                absent.add(wanted)
+                if fallback[3] != wanted:
+                    absent.add(wanted)
                 chosen = fallback
             a, b, found, kind = chosen
             question, label, probe = rng.choice(found[kind])
+            asked[kind] += 1
             made.append(DiscrnExample(
                 id=f"mini-{m1}-{m2}-{len(made):04d}", modalities=(m1, m2),
                 sample_ids=(a.sample_id, b.sample_id), label=label, question=question,
