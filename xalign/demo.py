@@ -3,10 +3,10 @@
 1. one synthetic sample per installed modality: written to disk, loaded back,
    preprocessed and encoded by the built-in tiny encoder (shapes, timings);
 2. the embedded SmolLM2 answers a text-only question;
-3. training of the Q-Former projectors of two modalities (the pair of stand-in-encoder
-   modalities sharing the most attribute values, image and video with the first-party
-   plugins; `python -m xalign.train.demo --all` trains every one) and their held-out
-   accuracy;
+3. training of the Q-Former projectors of two modalities, side by side (the pair of
+   stand-in-encoder modalities sharing the most attribute values, image and video with the
+   first-party plugins; `python -m xalign.train.demo --all` trains every one) and their
+   held-out accuracy;
 4. the offline mini-DisCRn, composing projectors that were trained separately.
 """
 

@@ -1,8 +1,10 @@
 """``make demo``'s training stage: a tiny projector per installed modality, held-out accuracy.
 
-Trains each modality with its embedded tiny recipe (one shared SmolLM2), writing
-``runs/demo/<modality>/``, then prints held-out (synthetic ``test`` split) accuracy by
-closed-vocabulary ranking next to chance. ``python -m xalign.train.demo``.
+Trains each modality with its embedded tiny recipe, side by side on a machine with two
+cores or more (one process and one copy of SmolLM2 each), else one after the other on one
+shared SmolLM2, writing ``runs/demo/<modality>/``, then prints held-out (synthetic
+``test`` split) accuracy by closed-vocabulary ranking next to chance.
+``python -m xalign.train.demo``.
 """
 
 from __future__ import annotations
@@ -67,8 +69,9 @@ def run_demo(console: Console | None = None, modalities: list[str] | None = None
     """Train and evaluate each modality; returns ``{modality: RunResult}`` and prints a table.
 
     ``side_by_side`` (default: when there are two cores or more and several modalities)
-    trains them at once, one process each sharing the cores (xalign/train/side_by_side.py);
-    otherwise one after the other on one shared LLM.
+    trains them at once, one process each sharing the cores (xalign/train/side_by_side.py),
+    each printing plain progress lines behind its name (``show_progress`` applies to the
+    other way); otherwise one after the other on one shared LLM.
     """
     import torch
 
