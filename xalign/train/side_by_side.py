@@ -128,7 +128,7 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
                 _stop(active)
                 raise XalignError(f"training {label} failed: {error}")
             done[label] = result
-            if console is not None and active:
+            if console is not None and active and not pending:  # else a queued run starts
                 console.print(f"{label} trained in {result.seconds:.0f} s; "
                               f"{', '.join(active)} now on {share.threads()} core(s)")
     except KeyboardInterrupt:  # Ctrl-C reached the children too: let them checkpoint
