@@ -89,24 +89,22 @@ def run_demo(console: Console | None = None, modalities: list[str] | None = None
             import shutil
 
             shutil.rmtree(run_dir)  # the demo always starts fresh
+    cores = torch.get_num_threads()
     if side_by_side is None:
-        side_by_side = len(modalities) > 1 and torch.get_num_threads() > 1
+        side_by_side = len(modalities) > 1 and cores > 1
     started = time.perf_counter()
     if side_by_side:
-        results = _train_side_by_side(recipes, out, console)
+        results = _train_side_by_side(recipes, out, console, cores)
     else:
         results = _train_in_turn(recipes, out, console, show_progress)
     console.print(results_table(results, time.perf_counter() - started))
     return results
 
 
-def _train_side_by_side(recipes: dict[str, Any], out: Path, console: Console
+def _train_side_by_side(recipes: dict[str, Any], out: Path, console: Console, cores: int
                         ) -> dict[str, Any]:
-    import torch
-
     from xalign.train.side_by_side import Job, train_side_by_side
 
-    cores = torch.get_num_threads()
     steps = ", ".join(f"{name} {r.schedule.max_steps}" for name, r in recipes.items())
     console.rule(f"[bold]training the tiny {' and '.join(recipes)} projectors side by side "
                  f"(steps: {steps}; {cores} cores shared)")
