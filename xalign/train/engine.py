@@ -28,7 +28,12 @@ from xalign.train.checkpoint import (
 )
 from xalign.train.evaluate import RankingResult, ranking_accuracy
 from xalign.train.interrupt import StopSignals, TrainingInterrupted, signal_name
-from xalign.train.launch import launch_warning, make_accelerator, seed_everything
+from xalign.train.launch import (
+    launch_warning,
+    make_accelerator,
+    reduce_scalar,
+    seed_everything,
+)
 from xalign.train.precision import choose_precision, cpu_autocast
 from xalign.train.progress import ProgressSet, RunProgress, StageClock
 from xalign.train.recipe import Recipe
@@ -39,6 +44,7 @@ from xalign.train.trainable import (  # TrainError is raised by the loop too, an
     check_captions,
     check_trainable,
     param_groups,
+    replica_digests,
 )
 
 
@@ -224,10 +230,7 @@ class Trainer:
     # -- stopping on a signal --------------------------------------------------------------
     def _agreed_stop(self) -> int:
         """The signal to stop on, the same on every process (0: go on)."""
-        signum = self.stop.requested or 0
-        if self.world > 1:
-            signum = int(self.acc.reduce(torch.tensor(signum, device=self.acc.device), "max"))
-        return signum
+        return int(reduce_scalar(self.acc, self.stop.requested or 0, "max"))
 
     def _local_stop(self) -> None:
         """Outside the step loop (featurising, evaluating): stop as soon as asked."""
@@ -284,16 +287,11 @@ class Trainer:
         self.opt.step()
         self.scheduler.step()
         self.opt.zero_grad(set_to_none=True)
-        mean = torch.stack(losses).mean()
-        if self.world > 1:
-            mean = self.acc.reduce(mean, "mean")
-            samples = int(self.acc.reduce(torch.tensor(samples, device=mean.device), "sum"))
-        return float(mean), samples
+        mean = reduce_scalar(self.acc, float(torch.stack(losses).mean()), "mean")
+        return mean, int(reduce_scalar(self.acc, samples, "sum"))
 
     def _check_bad_data(self) -> None:
-        count = self.skips.count
-        if self.world > 1:
-            count = int(self.acc.reduce(torch.tensor(count, device=self.acc.device), "sum"))
+        count = int(reduce_scalar(self.acc, self.skips.count, "sum"))
         allowed = self.recipe.max_bad_fraction * len(self.train_set)
         if count > allowed:
             self.files.merge_skips()
@@ -305,11 +303,8 @@ class Trainer:
                 f"{self.files.run_dir / 'skipped.jsonl'}{detail}")
 
     def _check_finite(self, loss: torch.Tensor, indices: list[int]) -> None:
-        bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).all() else 1.0,
-                           device=loss.device)
-        if self.world > 1:
-            bad = self.acc.reduce(bad, "sum")
-        if float(bad) == 0:
+        finite = bool(torch.isfinite(loss.detach()).all())
+        if reduce_scalar(self.acc, 0.0 if finite else 1.0, "sum") == 0:
             return
         ids = [item_id(self.train_set, i) for i in indices[:8]]
         last = self.files.latest_checkpoint()
@@ -390,7 +385,7 @@ class Trainer:
             test=test.as_dict() if test else None, best_step=self.best_step,
             samples_per_s=getattr(self, "last_sps", 0.0), is_main=self.acc.is_main_process,
             extra={"trainable_parameters": self.trainable, "world_size": self.world,
-                   "replica_digests": self._replica_digests(),
+                   "replica_digests": replica_digests(self.module, self.acc),
                    "warmup": self.scheduler.warmup,
                    "precision": self.precision.label,
                    "precision_reason": self.precision.reason,
@@ -400,20 +395,6 @@ class Trainer:
                           self.model.llm if self.tune_llm else None)
         self.acc.wait_for_everyone()
         return result
-
-    def _replica_digests(self) -> list[str]:
-        """A digest of the trainable weights from every process (DDP keeps them identical)."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for _, p in sorted(self.module.named_parameters()):
-            if p.requires_grad:
-                h.update(p.detach().float().cpu().numpy().tobytes())
-        if self.world == 1:
-            return [h.hexdigest()[:16]]
-        from accelerate.utils import gather_object
-
-        return list(gather_object([h.hexdigest()[:16]]))
 
     def _say(self, message: str, markup: bool = True) -> None:
         if self.acc.is_main_process and self.console is not None:

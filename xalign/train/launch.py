@@ -49,6 +49,14 @@ def launch_warning(env: dict[str, str] | None = None) -> str | None:
     return None
 
 
+def reduce_scalar(acc: Any, value: float, op: str) -> float:
+    """``value`` combined over every process of the run (``op``: "sum", "mean" or "max");
+    as is in a one-process run, where no collective call is made."""
+    if acc.num_processes == 1:
+        return value
+    return float(acc.reduce(torch.tensor(value, device=acc.device), op))
+
+
 def make_accelerator(recipe: Recipe, run_dir: Path | None = None,
                      precision: PrecisionChoice | None = None) -> Any:
     """An ``Accelerator``: CPU unless CUDA is there; its mixed precision on GPU only (on CPU

@@ -88,3 +88,19 @@ def param_groups(module: TrainModule, recipe: Recipe) -> list[dict[str, Any]]:
         out.append({"params": params, "lr": peak, "peak_lr": peak, "name": part,
                     "weight_decay": recipe.optim.weight_decay if decay else 0.0})
     return out
+
+
+def replica_digests(module: nn.Module, acc: Any) -> list[str]:
+    """A digest of ``module``'s trainable weights from every process of the run (DDP keeps
+    them identical, so a run's replicas must all show the same one)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for _, p in sorted(module.named_parameters()):
+        if p.requires_grad:
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    if acc.num_processes == 1:
+        return [h.hexdigest()[:16]]
+    from accelerate.utils import gather_object
+
+    return list(gather_object([h.hexdigest()[:16]]))
