@@ -65,13 +65,15 @@ DEMO_OVERRIDES = ("eval.val_size=0",)
 
 def run_demo(console: Console | None = None, modalities: list[str] | None = None,
              out: Path = Path("runs/demo"), overrides: list[str] | tuple[str, ...] = (),
-             show_progress: bool = True, side_by_side: bool | None = None) -> dict[str, Any]:
+             show_progress: bool = True, side_by_side: bool | None = None,
+             max_steps: int | None = None) -> dict[str, Any]:
     """Train and evaluate each modality; returns ``{modality: RunResult}`` and prints a table.
 
     ``side_by_side`` (default: when there are two cores or more and several modalities)
     trains them at once, one process each sharing the cores (xalign/train/side_by_side.py),
     each printing plain progress lines behind its name (``show_progress`` applies to the
-    other way); otherwise one after the other on one shared LLM.
+    other way); otherwise one after the other on one shared LLM. ``max_steps`` caps each
+    run (``make demo``: its time budget), and the cap is printed.
     """
     import torch
 
@@ -83,6 +85,17 @@ def run_demo(console: Console | None = None, modalities: list[str] | None = None
         raise XalignError("no modality plugin installed; see `xalign plugins`")
     recipes = {name: default_recipe(name, [*DEMO_OVERRIDES, *overrides])  # the caller's win
                for name in modalities}
+    own_steps = {name: recipe.schedule.max_steps for name, recipe in recipes.items()}
+    for name, steps in own_steps.items():
+        if max_steps is not None and steps is not None and steps > max_steps:
+            # the whole schedule (warm-up, decay) fitted to the shorter run
+            recipes[name] = default_recipe(name, [*DEMO_OVERRIDES, f"schedule.max_steps="
+                                                  f"{max_steps}", *overrides])
+    capped = [f"{name} {steps}" for name, steps in own_steps.items()
+              if recipes[name].schedule.max_steps != steps]
+    if capped:
+        console.print(f"The demo caps each run at {max_steps} steps to fit its time budget; "
+                      f"`xalign train` runs the recipes' own ({', '.join(capped)}).")
     for name in modalities:
         run_dir = out / name
         if run_dir.exists():
@@ -158,10 +171,12 @@ def main(modality: list[str] = typer.Option(None, "--modality", "-m",
          in_turn: bool = typer.Option(False, "--in-turn",
                                       help="One modality after the other (default: side by "
                                            "side when the machine has two cores or more)."),
+         max_steps: int = typer.Option(None, help="Train at most this many steps (make "
+                                                  "demo: 200)."),
          overrides: list[str] = typer.Argument(None, help="key=value recipe overrides.")
          ) -> None:
     run_demo(modalities=modality or demo_modalities(every), out=out, overrides=overrides or (),
-             side_by_side=False if in_turn else None)
+             side_by_side=False if in_turn else None, max_steps=max_steps)
 
 
 if __name__ == "__main__":
