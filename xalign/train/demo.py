@@ -171,8 +171,8 @@ def main(modality: list[str] = typer.Option(None, "--modality", "-m",
          in_turn: bool = typer.Option(False, "--in-turn",
                                       help="One modality after the other (default: side by "
                                            "side when the machine has two cores or more)."),
-         max_steps: int = typer.Option(None, help="Train at most this many steps (make "
-                                                  "demo: 200)."),
+         max_steps: int | None = typer.Option(None, help="Train at most this many steps (make "
+                                                  "demo: 160)."),
          overrides: list[str] = typer.Argument(None, help="key=value recipe overrides.")
          ) -> None:
     run_demo(modalities=modality or demo_modalities(every), out=out, overrides=overrides or (),
