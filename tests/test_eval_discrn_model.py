@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -194,15 +195,18 @@ def test_cli_runs_the_mini_discrn_with_saved_projectors(tmp_path, projector_args
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["eval", "discrn", *projector_args, "--per-pair", "4",
                                       "--preset", "greedy", "--max-new-tokens", "3",
-                                      "--out", str(out), "--json"])
+                                      "--as-text", "audio", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = _json(result.output)
-    assert set(report["systems"]) == {"xalign", "text-only", "caption", "per-input probe"}
-    assert report["systems"]["xalign"]["n"] == 4
+    assert set(report["systems"]) == {"xalign", "text-only", "caption", "audio as text",
+                                      "per-input probe"}
+    assert report["systems"]["xalign"]["n"] == report["systems"]["audio as text"]["n"] == 4
     assert set(report["joint"]["systems"]) == {"both", "image only", "audio only"}
     rows = (out / "predictions.jsonl").read_text().splitlines()
     n_probe = report["systems"]["per-input probe"]["n"]
-    assert len(rows) == 12 + n_probe and (out / "discrn.png").is_file()
+    assert len(rows) == 16 + n_probe and (out / "discrn.png").is_file()
+    result = CliRunner().invoke(app, ["eval", "discrn", *projector_args, "--as-text", "3d"])
+    assert result.exit_code == 1 and "no projector of that modality" in str(result.exception)
     result = CliRunner().invoke(app, ["eval", "discrn", *projector_args, "--answer-mode",
                                       "vote"])
     assert result.exit_code == 1 and "generate, rank, debiased" in str(result.exception)
@@ -351,3 +355,66 @@ def test_calibrated_answers_cancel_a_modality_preference_that_debiasing_keeps():
         sum(float(p.media[i].features) for p in prepared for i in (0, 1)
             if p.media[i].modality == "image")
         / sum(m == "image" for p in prepared for m in p.example.modalities))
+
+
+class BlindToAudio:
+    """Reads image tokens and any caption ("entity N") but nothing from audio tokens: an LLM
+    composed with an audio projector that fails once composed."""
+
+    def __init__(self, right):
+        self.right = right
+
+    def cue(self, modality):
+        return f" {modality}: "
+
+    def candidate_losses(self, example, candidates):
+        def tokens(media):
+            return media.modality == "image" and float(media.features.flatten()[0]) in self.right
+
+        def text(where):
+            return float(re.search(r"entity (\d+)", where).group(1)) in self.right
+
+        if len(example.media) == 2:
+            first, second = (tokens(m) for m in example.media)
+        elif not example.media:  # both captions, in order
+            first, second = (text(line) for line in example.instruction.splitlines()[:2])
+        elif "entity" in example.preamble:  # the caption is the first input
+            first, second = text(example.preamble), tokens(example.media[0])
+        else:
+            first, second = tokens(example.media[0]), text(example.instruction)
+        prefers_first = float(first) - float(second)
+        return torch.tensor([-prefers_first / 2, prefers_first / 2])
+
+
+def test_as_text_shows_which_projector_fails_composed():
+    from dataclasses import replace
+
+    from xalign.eval.discrn.run import Prepared, as_text_example
+    from xalign.eval.discrn.score import score, summarize
+
+    examples, prepared, right = numbered_examples()
+    # each input's caption names its entity, so the fake LLM can read text too
+    prepared = [Prepared(replace(p.example, baseline_captions=tuple(
+        f"entity {int(m.features.flatten()[0])}" for m in p.media)), p.media) for p in prepared]
+    examples = [p.example for p in prepared]
+    model = BlindToAudio(right)
+    answers = run_systems(model, prepared, ("xalign", "audio as text", "image as text",
+                                            "caption"), answer_mode="debiased")
+    accuracy = {s: summarize(score(examples, a)) for s, a in answers.items()}
+    assert accuracy["audio as text"]["accuracy"] == accuracy["caption"]["accuracy"] == 1.0
+    for system in ("xalign", "image as text"):  # audio tokens still read: coins there
+        by_answer = accuracy[system]["by_answer_modality"]
+        assert by_answer["image"]["accuracy"] == 1.0, system
+        assert by_answer["audio"]["accuracy"] < 0.8, system
+    # the layout: the caption stands where its input would, with the cue the baseline writes
+    p = next(p for p in prepared if p.example.modalities == PAIR)
+    first = as_text_example(p, "audio", model.cue)
+    second = as_text_example(p, "image", model.cue)
+    assert [m.modality for m in first.media] == ["image"]
+    assert first.preamble == f"{INSTRUCTION}\naudio: {p.example.baseline_captions[0]}"
+    assert first.instruction == p.example.question and first.qformer_prompt == QFORMER_PROMPT
+    assert [m.modality for m in second.media] == ["audio"] and second.preamble == INSTRUCTION
+    assert second.instruction == (f"image: {p.example.baseline_captions[1]}\n"
+                                  f"{p.example.question}")
+    with pytest.raises(ValueError, match="as text"):
+        run_systems(model, prepared, ("oracle",), answer_mode="debiased")

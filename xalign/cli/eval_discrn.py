@@ -67,6 +67,9 @@ def discrn(
                                help="Mini-DisCRn only: also run the joint-reasoning questions."),
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Mini-DisCRn only: also the "
                                "per-input probe (each input alone, trained question format)."),
+    as_text: list[str] = typer.Option(None, "--as-text", help="Also score xalign with this "
+                                      "modality's inputs read as their true captions (repeat "
+                                      "for more): which projector of a pair fails composed."),
     pairs: str = typer.Option("", "--pairs", help="Mini-DisCRn pairs, e.g. audio-video,3d-image "
                               "(default: every installed pair)."),
     per_pair: int = typer.Option(24, "--per-pair", min=2, help="Mini-DisCRn examples per pair."),
@@ -86,7 +89,7 @@ def discrn(
     from xalign.eval import discrn as run
     from xalign.eval.discrn.media import parse_assignments
     from xalign.eval.discrn.report import print_tables, write_outputs
-    from xalign.eval.discrn.run import ANSWER_MODES
+    from xalign.eval.discrn.run import ANSWER_MODES, AS_TEXT
     from xalign.eval.predictions import write_jsonl
 
     if answer_mode not in ANSWER_MODES:  # before any model loads
@@ -119,6 +122,7 @@ def discrn(
                 joint_examples = _joint_examples(names, per_pair, seed)
         overrides = {"max_new_tokens": max_new_tokens} if max_new_tokens else {}
         systems = ("xalign", "text-only", "caption") if baselines else ("xalign",)
+        systems += tuple(f"{m}{AS_TEXT}" for m in _as_text(as_text, model.projectors))
         report, scored = run.evaluate(model, examples, encoders, systems=systems,
                                       batch_size=batch_size, preset=preset, frames=frames,
                                       seed=seed, skips=skips, joint=joint_examples,
@@ -136,6 +140,14 @@ def discrn(
         print_tables(report)
         if out is not None:
             typer.echo(f"wrote {out}/report.json, predictions.jsonl, discrn.png")
+
+
+def _as_text(names: list[str] | None, loaded) -> list[str]:
+    unknown = [m for m in names or [] if m not in loaded]
+    if unknown:
+        raise XalignError(f"--as-text {', '.join(unknown)}: no projector of that modality is "
+                          f"loaded (loaded: {', '.join(sorted(loaded))})")
+    return list(names or [])
 
 
 def _default_pairs(names: set[str]) -> list[tuple[str, str]]:

@@ -191,10 +191,40 @@ def caption_example(p: Prepared, cue: Callable[[str], str]) -> Example:
         cues, p.example.baseline_captions, p.example.question))
 
 
-def builders(model: Any) -> dict[str, Callable[[Prepared], Example]]:
-    """The example builder of each system."""
-    return {"xalign": model_example, "text-only": text_only_example,
-            "caption": lambda p: caption_example(p, model.cue)}
+AS_TEXT = " as text"  # "<modality> as text": that modality's inputs read as their captions
+
+
+def as_text_example(p: Prepared, modality: str, cue: Callable[[str], str]) -> Example:
+    """The question with each ``modality`` input replaced by its true caption (as the caption
+    baseline writes it) and the other input as projected tokens. Set beside ``xalign``, it
+    shows which projector of a pair fails once composed: the score rises when the failing
+    side reads as text."""
+    if modality not in p.example.modalities:
+        return model_example(p)
+    if all(m == modality for m in p.example.modalities):
+        return caption_example(p, cue)
+    text = p.example.modalities.index(modality)
+    line = captions_inline([cue(modality)], [p.example.baseline_captions[text]], "").rstrip()
+    media = [p.media[1 - text]]
+    if text == 0:  # the text comes before the tokens, as the first input would
+        return Example(media=media, preamble=f"{INSTRUCTION}\n{line}",
+                       instruction=p.example.question, qformer_prompt=QFORMER_PROMPT)
+    return Example(media=media, preamble=INSTRUCTION, qformer_prompt=QFORMER_PROMPT,
+                   instruction=f"{line}\n{p.example.question}")
+
+
+def builder(model: Any, system: str) -> Callable[[Prepared], Example]:
+    """The example builder of ``system``: one of :data:`SYSTEMS` or ``"<modality> as text"``
+    (:func:`as_text_example`)."""
+    if system.endswith(AS_TEXT):
+        modality = system[: -len(AS_TEXT)]
+        return lambda p: as_text_example(p, modality, model.cue)
+    table = {"xalign": model_example, "text-only": text_only_example,
+             "caption": lambda p: caption_example(p, model.cue)}
+    if system not in table:
+        raise ValueError(f"unknown DisCRn system {system!r}: one of {', '.join(SYSTEMS)} or "
+                         f"'<modality>{AS_TEXT}'")
+    return table[system]
 
 
 def generate_answers(model: Any, prepared: Sequence[Prepared],
@@ -225,8 +255,8 @@ def generate_answers(model: Any, prepared: Sequence[Prepared],
 def run_systems(model: Any, prepared: Sequence[Prepared], systems: Sequence[str] = SYSTEMS,
                 batch_size: int = 8, preset: str = "short_answer", answer_mode: str = "generate",
                 **overrides: Any) -> dict[str, dict[str, str]]:
-    """Answers of each system (``xalign``, ``text-only``, ``caption``) on ``prepared``."""
-    table = builders(model)
-    return {s: generate_answers(model, prepared, table[s], batch_size, preset, answer_mode,
-                                **overrides)
+    """Answers of each system (``xalign``, ``text-only``, ``caption``, ``<modality> as text``)
+    on ``prepared``."""
+    return {s: generate_answers(model, prepared, builder(model, s), batch_size, preset,
+                                answer_mode, **overrides)
             for s in systems}
