@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import typer
@@ -142,7 +143,8 @@ def discrn(
             typer.echo(f"wrote {out}/report.json, predictions.jsonl, discrn.png")
 
 
-def _as_text(names: list[str] | None, loaded) -> list[str]:
+def _as_text(names: list[str] | None, loaded: Collection[str]) -> list[str]:
+    """The ``--as-text`` modalities, each one of the loaded projectors'."""
     unknown = [m for m in names or [] if m not in loaded]
     if unknown:
         raise XalignError(f"--as-text {', '.join(unknown)}: no projector of that modality is "
