@@ -52,9 +52,17 @@ def test_positions_after_the_inputs_are_the_instruction_and_answer(model) -> Non
         assert any(tail[i:i + len(answer)] == answer for i in range(len(tail)))
 
 
+def with_context(exs: list[Example]) -> list[Example]:
+    """As ``data.context_share`` writes them: a sentence before one input, after the other."""
+    return [replace(exs[0], preamble="Please read carefully."),
+            replace(exs[1], instruction="Keep your answer short.\n" + exs[1].instruction)]
+
+
+@pytest.mark.parametrize("context", [False, True], ids=["plain", "beside-a-sentence"])
 def test_match_is_zero_when_the_tokens_are_the_caption_and_positive_otherwise(model,
-                                                                               monkeypatch):
-    exs = examples()
+                                                                               monkeypatch,
+                                                                               context):
+    exs = with_context(examples()) if context else examples()
     teacher = CaptionTeacher(model, weight=1.0)
     assert teacher.loss(exs).match > 1e-3  # random projected tokens read unlike the caption
     words = [[caption_tokens(model, ex.captions[0])] for ex in exs]

@@ -284,3 +284,38 @@ def test_a_share_of_training_examples_reads_the_generic_qformer_prompt(tmp_path:
     assert set(prompts(1.0)) == {"a short description"} and set(prompts(0.0)) == {None}
     example = FeatureDataset(source, encoders, train=True)[0]
     assert example.qformer_prompt is None  # no prompt given: the instruction
+
+
+def test_a_share_of_training_examples_reads_a_general_sentence_beside_the_input() -> None:
+    from xalign.data.templates import CONTEXT
+    from xalign.registry import get_registry
+
+    source = SyntheticSource(get_registry().get("blob"), "train", size=200, seed=0)
+    encoders = {"blob": get_registry().build_encoder("blob")}
+
+    def examples(share: float, train: bool = True, epoch: int = 0) -> list:
+        ds = FeatureDataset(source, encoders, train=train, context_share=share)
+        ds.set_epoch(epoch)
+        return [ds[i] for i in range(len(ds))]
+
+    plain = examples(0.0)
+    assert all(ex.preamble == "" for ex in plain)
+    half = examples(0.5)
+    before = [ex for ex in half if ex.preamble]
+    after = [ex for ex, p in zip(half, plain, strict=True) if ex.instruction != p.instruction]
+    assert all(ex.preamble in CONTEXT for ex in before)
+    for ex, p in zip(half, plain, strict=True):
+        if ex.instruction != p.instruction:  # the sentence sits between input and question
+            sentence, _, question = ex.instruction.partition("\n")
+            assert sentence in CONTEXT and question == p.instruction and not ex.preamble
+        assert ex.target == p.target and ex.captions == p.captions
+    assert 25 < len(before) < 75 and 25 < len(after) < 75  # about a quarter each
+    assert 70 < len(before) + len(after) < 130  # about half in all
+    # per item, not per epoch: the caption teacher's kept states stay valid
+    assert [(ex.preamble, ex.instruction) for ex in examples(0.5, epoch=3)] == \
+        [(ex.preamble, ex.instruction) for ex in half]
+    full = examples(1.0)
+    assert all(ex.preamble or ex.instruction != p.instruction
+               for ex, p in zip(full, plain, strict=True))
+    # evaluation never gets one
+    assert all(ex.preamble == "" for ex in examples(1.0, train=False))

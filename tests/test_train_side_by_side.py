@@ -80,3 +80,49 @@ def test_a_failing_run_is_named_and_no_process_is_left(tmp_path):
     with pytest.raises(XalignError, match=r"training image failed: .*absent\.jsonl"):
         train_side_by_side(jobs, cores=2)
     assert multiprocessing.active_children() == []
+
+
+def test_a_sigterm_to_the_parent_stops_every_run_with_a_checkpoint(tmp_path):
+    """A scheduler's SIGTERM reaches only the parent: it is passed on, each run checkpoints
+    and ends, and the parent exits 143; no run keeps training on its own."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    def long_job(modality: str) -> Job:
+        recipe = tiny_recipe_yaml(tmp_path / f"{modality}.yaml", shared_tiny_llm(),
+                                  tmp_path / "cache", modality=modality,
+                                  schedule={"max_steps": 100_000, "batch_size": 4},
+                                  checkpoint={"every": 2, "keep_last": 1})
+        return Job(modality, load_recipe(recipe), tmp_path / "runs" / modality)
+
+    jobs = [long_job("image"), long_job("audio")]
+
+    def terminate_once_both_checkpointed() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if all(any((job.run_dir / "checkpoints").glob("step-*")) for job in jobs):
+                break
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def not_passed_on(signum, frame):  # what the test process does if the runs miss it
+        raise RuntimeError("SIGTERM was not handled by train_side_by_side")
+
+    threading.Thread(target=terminate_once_both_checkpointed, daemon=True).start()
+    original = signal.signal(signal.SIGTERM, not_passed_on)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            train_side_by_side(jobs, cores=2)
+        assert signal.getsignal(signal.SIGTERM) is not_passed_on  # restored after
+    finally:
+        signal.signal(signal.SIGTERM, original)
+        left = multiprocessing.active_children()
+        for process in left:
+            process.kill()
+    assert stopped.value.code == 143
+    assert left == []
+    for job in jobs:
+        assert any((job.run_dir / "checkpoints").glob("step-*")), job.label

@@ -28,6 +28,7 @@ from xalign.registry import get_modality
 from .cache import FeatureCache
 from .hashing import encoder_fingerprint
 from .items import Source, TrainItem, check_index
+from .templates import with_context
 
 
 @contextmanager
@@ -55,12 +56,16 @@ class FeatureDataset:
 
     def __init__(self, source: Source, encoders: Mapping[str, FrozenEncoder],
                  cache: FeatureCache | None = None, train: bool = False,
-                 qformer_prompt: str | None = None, qformer_prompt_share: float = 0.0) -> None:
+                 qformer_prompt: str | None = None, qformer_prompt_share: float = 0.0,
+                 context_share: float = 0.0) -> None:
         self.source, self.encoders, self.cache, self.train = source, dict(encoders), cache, train
         self.epoch = 0
         # a share of examples whose Q-Former reads a generic prompt instead of the
         # instruction, drawn per (item, epoch) so a resumed run sees the same draws
         self.qformer_prompt, self.qformer_prompt_share = qformer_prompt, qformer_prompt_share
+        # a share of examples with a general sentence beside the input (templates.CONTEXT),
+        # drawn per item, not per epoch, so the caption teacher's kept states stay valid
+        self.context_share = context_share
         # weight fingerprints enter the cache key: other weights under the same id never hit
         self._encoder_ids = ({m: encoder_fingerprint(e) for m, e in self.encoders.items()}
                              if cache is not None else {})
@@ -83,8 +88,14 @@ class FeatureDataset:
         item = self.source[i]
         media = [MediaFeatures(modality=m, features=self.features(m, obj, view_of=i))
                  for m, obj in item.media]
-        return Example(media=media, instruction=item.instruction, target=item.target,
-                       captions=tuple(item.captions), qformer_prompt=self._qformer_prompt(i))
+        preamble, instruction = "", item.instruction
+        if self.train and self.context_share > 0:
+            rng = random.Random(f"context:{i}")
+            if rng.random() < self.context_share:
+                preamble, instruction = with_context(instruction, rng)
+        return Example(media=media, instruction=instruction, target=item.target,
+                       captions=tuple(item.captions), qformer_prompt=self._qformer_prompt(i),
+                       preamble=preamble)
 
     def _qformer_prompt(self, i: int) -> str | None:
         if self.qformer_prompt is None or self.qformer_prompt_share <= 0:

@@ -53,6 +53,26 @@ CLASSIFY = (
     "Which {attribute} is it?",
 )
 
+# Text that may stand beside an input in training (``data.context_share``, off by default):
+# general sentences that name no modality, attribute or value. Composed, an input follows
+# other text, and one such sentence before it costs every projector accuracy (audio 79% ->
+# 54%, bench/read_beside_text.py); training with these did not close that gap and composed
+# worse (README, "Read beside other text"), so it stays an option.
+CONTEXT = (
+    "Here is an input.",
+    "Please read carefully.",
+    "Look at the following.",
+    "Consider what comes next.",
+    "The next part is the input.",
+    "This is part of a longer conversation.",
+    "Answer the question about the input.",
+    "Keep your answer short.",
+    "Thank you for your help.",
+    "Some context comes first.",
+    "There may be more than one thing to look at.",
+    "Read everything before answering.",
+)
+
 
 def rng_for(*parts: Any) -> random.Random:
     """A :class:`random.Random` seeded from ``parts`` (stable across processes and machines)."""
@@ -84,6 +104,15 @@ def question(modality: Modality, attribute: str, value: str, rng: random.Random,
         text = rng.choice(YES_NO).format(attribute=words, noun=noun_of(modality), value=asked)
         return text, "yes" if asked == value else "no", True
     return rng.choice(QUESTION).format(attribute=words, noun=noun_of(modality)), value, False
+
+
+def with_context(instruction: str, rng: random.Random) -> tuple[str, str]:
+    """``(preamble, instruction)``: one :data:`CONTEXT` sentence as the preamble (before the
+    input) or between the input and the instruction, at even odds."""
+    sentence = rng.choice(CONTEXT)
+    if rng.random() < 0.5:
+        return sentence, instruction
+    return "", f"{sentence}\n{instruction}"
 
 
 def classify_instruction(modality: Modality, attribute: str, candidates: Sequence[str],

@@ -202,7 +202,8 @@ def build_components(recipe: Recipe, llm: Any | None = None) -> Components:
     spec = recipe.projector
     train_set = FeatureDataset(source, {modality.name: encoder}, cache=cache, train=True,
                                qformer_prompt=spec.mixed_qformer_prompt,
-                               qformer_prompt_share=spec.qformer_prompt_share)
+                               qformer_prompt_share=spec.qformer_prompt_share,
+                               context_share=recipe.data.context_share)
     return Components(
         recipe=recipe, modality=modality, llm=llm, encoder=encoder, projector=projector,
         model=model, train_set=train_set,

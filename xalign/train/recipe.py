@@ -139,6 +139,9 @@ class DataSpec(StrictModel):
 
     sources: list[DataSource] = Field(default_factory=lambda: [SyntheticData()], min_length=1)
     size: PositiveInt | None = None  # items per epoch of the mixture; None: the sum of sizes
+    # share of training examples with a general sentence before the input or before the
+    # instruction (xalign.data.templates.CONTEXT); measured to compose worse, so 0
+    context_share: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     @model_validator(mode="after")
     def _ratios_all_or_none(self) -> DataSpec:

@@ -72,10 +72,18 @@ def evaluate_run(run_dir: Path, split: str = "test", size: int | None = None,
     Rebuilds the encoder and LLM from the run's ``recipe.yaml``; ``which`` is
     ``projector`` (final) or ``best`` (best validation).
     """
+    model, dataset = load_run(run_dir, split, size, which, llm)
+    return ranking_accuracy(model, dataset)
+
+
+def load_run(run_dir: Path, split: str = "test", size: int | None = None,
+             which: str = "projector", llm: Any = None) -> tuple[Any, Any]:
+    """``(model, dataset)``: a finished run's model and its held-out ``split`` items, as
+    :func:`evaluate_run` scores them."""
     from xalign.model import XAlignModel
     from xalign.projectors import load_projector
     from xalign.registry import get_modality
-    from xalign.train.build import build_encoder, build_llm, eval_set
+    from xalign.train.build import build_encoder, build_llm, eval_set, feature_cache
 
     run_dir = Path(run_dir)
     if not (run_dir / "recipe.yaml").is_file():
@@ -92,11 +100,9 @@ def evaluate_run(run_dir: Path, split: str = "test", size: int | None = None,
     model = XAlignModel(llm, {recipe.modality: projector}, use_cue=recipe.use_cue,
                         system_prompt=recipe.llm.system_prompt)
     count = size or (recipe.eval.test_size if split == "test" else recipe.eval.val_size) or 100
-    from xalign.train.build import feature_cache
-
     dataset = eval_set(recipe, modality, encoder, split, count, feature_cache(recipe, encoder))
     assert dataset is not None
-    return ranking_accuracy(model, dataset)
+    return model, dataset
 
 
 def latest_run(modality: str, root: Path = Path("runs")) -> Path | None:

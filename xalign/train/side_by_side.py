@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +103,9 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
 
     ``cores``: what to share (default: the threads torch would use, one per physical core).
     A run that fails stops the others (each checkpoints on the SIGTERM, as on Ctrl-C) and
-    raises :class:`~xalign.errors.XalignError` naming it. ``console`` hears when a run ends.
+    raises :class:`~xalign.errors.XalignError` naming it. A SIGTERM to this process (a job
+    scheduler, a CI timeout) is passed on the same way, then it exits with status 143: no
+    run is left training on its own. ``console`` hears when a run ends.
     """
     cores = cores or torch.get_num_threads()
     context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
@@ -110,6 +114,7 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
     share = CoreShare(cores, running)
     width = max(len(job.label) for job in jobs)
     pending, active, done = list(jobs), {}, {}
+    previous = _raise_on_sigterm()
     try:
         while pending or active:
             while pending and len(active) < max(1, cores):
@@ -132,9 +137,36 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
                 console.print(f"{label} trained in {result.seconds:.0f} s; "
                               f"{', '.join(active)} now on {share.threads()} core(s)")
     except KeyboardInterrupt:  # Ctrl-C reached the children too: let them checkpoint
-        _stop(active, signal=False)
+        _stop(active, terminate=False)
         raise
+    except Terminated as exc:  # only this process heard it: pass it on
+        _stop(active)
+        raise SystemExit(128 + exc.signum) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return done
+
+
+class Terminated(Exception):
+    """SIGTERM reached the process that runs the trainings."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_on_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` (whose default would end this process at once
+    and leave its children training); returns the handler to restore, or ``None`` off the
+    main thread, where Python cannot set one."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise Terminated(signum)
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _next_report(results: Any, active: dict[str, Any]) -> tuple[str, Any, str | None]:
@@ -153,10 +185,11 @@ def _next_report(results: Any, active: dict[str, Any]) -> tuple[str, Any, str | 
                                          "without a report (killed, or out of memory?)")
 
 
-def _stop(active: dict[str, Any], signal: bool = True) -> None:
+def _stop(active: dict[str, Any], terminate: bool = True) -> None:
     """End the other runs: SIGTERM makes each checkpoint and exit (xalign.train.interrupt)."""
+    active = {label: p for label, p in active.items() if p.pid is not None}  # started ones
     for process in active.values():
-        if signal:
+        if terminate:
             process.terminate()
     for process in active.values():
         process.join(timeout=120)
