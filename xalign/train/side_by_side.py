@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -114,7 +115,7 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
     share = CoreShare(cores, running)
     width = max(len(job.label) for job in jobs)
     pending, active, done = list(jobs), {}, {}
-    previous = _raise_on_sigterm()
+    restore = _raise_on_sigterm()
     try:
         while pending or active:
             while pending and len(active) < max(1, cores):
@@ -143,8 +144,7 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
         _stop(active)
         raise SystemExit(128 + exc.signum) from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore()
     return done
 
 
@@ -156,17 +156,19 @@ class Terminated(Exception):
         self.signum = signum
 
 
-def _raise_on_sigterm() -> Any:
-    """Turn SIGTERM into :class:`Terminated` (whose default would end this process at once
-    and leave its children training); returns the handler to restore, or ``None`` off the
-    main thread, where Python cannot set one."""
+def _raise_on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM into :class:`Terminated` (by default it would end this process at once
+    and leave its children training); returns what puts the previous handler back. Off the
+    main thread Python cannot set a handler, and nothing changes."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return lambda: None
 
     def handler(signum: int, _frame: Any) -> None:
         raise Terminated(signum)
 
-    return signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None
+                                 else signal.SIG_DFL)
 
 
 def _next_report(results: Any, active: dict[str, Any]) -> tuple[str, Any, str | None]:
