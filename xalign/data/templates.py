@@ -55,9 +55,9 @@ CLASSIFY = (
 
 # Text that may stand beside an input in training (``data.context_share``, off by default):
 # general sentences that name no modality, attribute or value. Composed, an input follows
-# other text, and one such sentence before it costs every projector accuracy (audio 79% ->
-# 54%, bench/read_beside_text.py); training with these did not close that gap and composed
-# worse (README, "Read beside other text"), so it stays an option.
+# other text, and one such sentence before it costs every projector accuracy (20-30 points,
+# bench/read_beside_text.py); training with these did not close that gap and composed worse
+# (README, "Read beside other text"), so it stays an option.
 CONTEXT = (
     "Here is an input.",
     "Please read carefully.",
