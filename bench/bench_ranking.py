@@ -21,7 +21,7 @@ import torch
 import typer
 
 from xalign.model import XAlignModel
-from xalign.train.precision import cpu_flags
+from xalign.train.precision import speed_flags
 
 app = typer.Typer(add_completion=False)
 
@@ -52,7 +52,7 @@ def main(modality: list[str] = typer.Option(["image", "video"], "--modality", "-
     from xalign.train.defaults import default_recipe
     from xalign.train.precision import choose_precision, cpu_autocast
 
-    flags = sorted((cpu_flags() or frozenset()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
+    flags = speed_flags()
     print(f"CPU flags: {' '.join(flags) or 'unknown'}; torch threads {torch.get_num_threads()}")
     llm = None
     for name in modality:

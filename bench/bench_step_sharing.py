@@ -42,10 +42,10 @@ def main() -> None:
     from xalign.model import XAlignModel
     from xalign.train.build import build_components
     from xalign.train.defaults import default_recipe
-    from xalign.train.precision import choose_precision, cpu_flags
+    from xalign.train.precision import choose_precision, speed_flags
     from xalign.train.teacher import CaptionTeacher
 
-    flags = sorted((cpu_flags() or frozenset()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
+    flags = speed_flags()
     recipe = default_recipe(args.modality)
     choice = choose_precision(recipe.mixed_precision)
     print(f"CPU flags: {' '.join(flags)}; torch capability "

@@ -27,7 +27,7 @@ from typing import Any
 
 import typer
 
-from xalign.train.precision import cpu_flags
+from xalign.train.precision import speed_flags
 
 app = typer.Typer(add_completion=False)
 
@@ -81,7 +81,7 @@ def main(pair: list[str] = typer.Option(["image", "video"], help="The DisCRn pai
     from xalign.train.build import build_llm
     from xalign.train.defaults import default_recipe
 
-    flags = sorted((cpu_flags() or frozenset()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
+    flags = speed_flags()
     print(f"CPU flags: {' '.join(flags) or 'unknown'}")
     a, b = pair
     base = [f"schedule.max_steps={steps}"]

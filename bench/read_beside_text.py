@@ -23,7 +23,7 @@ from typing import Any
 
 from xalign.data.templates import CONTEXT
 from xalign.train.evaluate import ranking_accuracy
-from xalign.train.precision import cpu_flags
+from xalign.train.precision import speed_flags
 from xalign.train.run import load_run
 
 HELD_OUT = (
@@ -58,11 +58,6 @@ class BesideText:
         return example
 
 
-def shown_flags() -> str:
-    flags = cpu_flags() or frozenset()
-    return " ".join(sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})) or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -72,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     if set(HELD_OUT) & set(CONTEXT):
         raise SystemExit("bench sentences overlap the training pool templates.CONTEXT")
-    print(f"CPU flags: {shown_flags()}")
+    print(f"CPU flags: {' '.join(speed_flags()) or 'unknown'}")
     report: dict[str, dict[str, Any]] = {}
     for run in args.runs:
         model, dataset = load_run(run, size=args.size)

@@ -110,3 +110,10 @@ def test_bad_values_still_fail():
         tiny_recipe("audio", ["mixed_precision=bf8"])
     with pytest.raises(RecipeError, match="mixed_precision"):
         tiny_recipe("audio", ["mixed_precision=true"])
+
+
+def test_the_speed_flags_benchmarks_print(monkeypatch) -> None:
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"fma", "avx2", "amx_bf16"}))
+    assert precision.speed_flags() == ["amx_bf16", "avx2"]
+    monkeypatch.setattr(precision, "cpu_flags", lambda: None)  # unreadable
+    assert precision.speed_flags() == []

@@ -23,6 +23,8 @@ Mode = Literal["no", "bf16", "fp16"]
 
 # x86 flags (Linux /proc/cpuinfo spelling) that give bf16 matrix products in hardware.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# The flags a CPU timing is read beside (vector width, native bf16): benchmarks print them.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 # ONEDNN_MAX_CPU_ISA values (prefixes) that leave oneDNN its bf16 kernels
 BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX10", "ALL",
              "DEFAULT")
@@ -64,6 +66,11 @@ def cpu_flags() -> frozenset[str] | None:
         if key.strip() in ("flags", "Features"):  # x86 / arm64 spelling
             return frozenset(value.lower().split())
     return None
+
+
+def speed_flags() -> list[str]:
+    """The :data:`SPEED_FLAGS` this CPU has, sorted (empty where the flags cannot be read)."""
+    return sorted((cpu_flags() or frozenset()) & set(SPEED_FLAGS))
 
 
 def onednn_cap_without_bf16() -> str | None:
