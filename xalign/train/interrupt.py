@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,6 +33,23 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+def set_handler(signals: Iterable[int], handler: Callable[[int, FrameType | None], Any]
+                ) -> Callable[[], None]:
+    """Install ``handler`` for ``signals``; returns what puts the previous handlers back.
+    Only the main thread may set handlers: elsewhere nothing changes. A previous handler
+    Python did not set (``None``) comes back as the default."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
+        previous.clear()
+
+    return restore
+
+
 class StopSignals:
     """``with StopSignals() as stop:`` … ``stop.requested`` holds the first signal received."""
 
@@ -39,7 +57,7 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.requested: int | None = None
-        self._previous: dict[int, Any] = {}
+        self._restore: Callable[[], None] = lambda: None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         if self.requested is not None and signum == signal.SIGINT:
@@ -47,12 +65,8 @@ class StopSignals:
         self.requested = signum
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():  # only it may set handlers
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
+        self._restore = set_handler(self.SIGNALS, self._handle)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
+        self._restore()

@@ -14,9 +14,7 @@ import multiprocessing
 import queue
 import signal
 import sys
-import threading
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +22,7 @@ from typing import Any, TextIO
 import torch
 
 from xalign.errors import XalignError
+from xalign.train.interrupt import set_handler
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def train_side_by_side(jobs: list[Job], cores: int | None = None,
     share = CoreShare(cores, running)
     width = max(len(job.label) for job in jobs)
     pending, active, done = list(jobs), {}, {}
-    restore = _raise_on_sigterm()
+    restore = set_handler([signal.SIGTERM], _raise_terminated)
     try:
         while pending or active:
             while pending and len(active) < max(1, cores):
@@ -156,19 +155,10 @@ class Terminated(Exception):
         self.signum = signum
 
 
-def _raise_on_sigterm() -> Callable[[], None]:
-    """Turn SIGTERM into :class:`Terminated` (by default it would end this process at once
-    and leave its children training); returns what puts the previous handler back. Off the
-    main thread Python cannot set a handler, and nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise Terminated(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None
-                                 else signal.SIG_DFL)
+def _raise_terminated(signum: int, _frame: Any) -> None:
+    """SIGTERM's handler here: by default it would end this process at once and leave its
+    children training."""
+    raise Terminated(signum)
 
 
 def _next_report(results: Any, active: dict[str, Any]) -> tuple[str, Any, str | None]:
