@@ -8,12 +8,14 @@ is fitted per attribute on ``--train`` items of the *val* split and scored on ``
 the *test* split. Neither split shares a seed with the pretraining stream.
 
 ``python bench/bench_encoder_probe.py [--modality audio --modality 3d] [--train 600] [--test 400]``
+(``--source DIR --modality M``: probe the weights ``xalign encoders pretrain --out DIR`` wrote)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import platform
 import time
@@ -48,12 +50,15 @@ def cpu_flags() -> str:
     return f"{model}; " + " ".join(f"{f}={'yes' if f in flags else 'no'}" for f in wanted)
 
 
-def builders(modality: str) -> dict[str, Callable[[], FrozenEncoder]]:
+def builders(modality: str, source: str | None = None
+             ) -> dict[str, Callable[[], FrozenEncoder]]:
+    """The encoders to probe; ``source``: a pretrained weights folder other than the shipped
+    one (what ``xalign encoders pretrain --out DIR`` wrote)."""
     from xalign.cli.encoders import find_spec
 
     spec = find_spec(modality)
     module = importlib.import_module(spec.build.__module__)
-    found = {"pretrained": module.build_pretrained_tiny_encoder}
+    found = {"pretrained": functools.partial(module.build_pretrained_tiny_encoder, source)}
     name, attr = DESIGNED.get(modality, (None, None))
     if name:
         # moved or removed: probe the pretrained one only
@@ -118,9 +123,13 @@ def main() -> None:
     parser.add_argument("--modality", action="append", choices=MODALITIES)
     parser.add_argument("--encoder", action="append", choices=("designed", "pretrained"),
                         help="encoders to probe (default: both)")
+    parser.add_argument("--source", help="pretrained weights folder to probe instead of the "
+                        "shipped one (one modality)")
     parser.add_argument("--train", type=int, default=600)
     parser.add_argument("--test", type=int, default=400)
     args = parser.parse_args()
+    if args.source and len(args.modality or MODALITIES) != 1:
+        parser.error("--source names one encoder's weights: give exactly one --modality")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"CPU: {cpu_flags()}; torch threads 1")
@@ -131,7 +140,7 @@ def main() -> None:
         modality = get_modality(name)
         table: dict[str, dict[str, float]] = {}
         speed: dict[str, float] = {}
-        for kind, build in builders(name).items():
+        for kind, build in builders(name, args.source).items():
             if args.encoder and kind not in args.encoder:
                 continue
             encoder = build()

@@ -29,4 +29,4 @@ def test_modality_fields_match_the_contract(tmp_path: Path) -> None:
     path = modality.write(sample.raw, tmp_path / "item")
     assert modality.accepts(path)
     features = featurize_file(modality, encoder, path)
-    assert features.shape == (1, 1, 256)
+    assert features.shape == (1, 8, 256)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from xalign_plugin_image.plugin import TINY as IMAGE_TINY
+from xalign_plugin_image.plugin import DESIGNED as IMAGE_SEEDED
 from xalign_plugin_image.towers import TOWERS
 from xalign_plugin_video import plugin
 from xalign_plugin_video.sampling import FRAMES_ENV
@@ -28,7 +28,7 @@ def test_modality_fields_and_featurize(tmp_path: Path) -> None:
     assert modality.name == "video" and modality.cue == " video: " and modality.frames == 5
     assert set(modality.extensions) == {".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif"}
     tiny = plugin.encoders()[0]
-    assert (tiny.id, tiny.feature_dim) == ("tiny", IMAGE_TINY.feature_dim)
+    assert (tiny.id, tiny.feature_dim) == ("tiny", IMAGE_SEEDED.feature_dim)
     sample = modality.synthesize(0)
     assert set(sample.attributes) == set(modality.attributes)
     path = modality.write(sample.raw, tmp_path / "clip")
@@ -36,9 +36,10 @@ def test_modality_fields_and_featurize(tmp_path: Path) -> None:
     assert features.shape == (5, 2, 256)
 
 
-def test_default_encoder_is_the_image_tiny_encoder_plus_motion() -> None:
+def test_default_encoder_is_the_seeded_image_encoder_plus_motion() -> None:
+    """Per frame the image plugin's seeded encoder (its default of earlier releases)."""
     tiny = plugin.encoders()[0]
-    video, image = tiny.instantiate(), IMAGE_TINY.instantiate()
+    video, image = tiny.instantiate(), IMAGE_SEEDED.instantiate()
     for (name, a), b in zip(video.state_dict().items(), image.state_dict().values(),
                             strict=True):
         assert torch.equal(a, b), name

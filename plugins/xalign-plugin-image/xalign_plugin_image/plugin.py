@@ -14,7 +14,7 @@ from xalign_plugin_image.loading import EXTENSIONS
 from xalign_plugin_image.synthetic import ATTRIBUTES, EXCLUSIVE, QUESTIONS
 from xalign_plugin_image.towers import TOWERS
 
-TINY_ALIASES = ("xalign-image-tiny-2",)  # what projectors saved before this layout record
+TINY_ALIASES = ("xalign-image-tiny-2",)  # what the seeded encoder's projectors recorded before
 
 MODALITY = Modality(
     name="image",
@@ -33,20 +33,22 @@ MODALITY = Modality(
 
 TINY = Encoder(
     id="tiny", modality="image", family="tiny",
-    build=lazy("xalign_plugin_image.encoders.tiny:build_tiny_encoder"),
-    preprocess=lazy("xalign_plugin_image.preprocess:preprocess"),
-    feature_dim=256, tokens_per_frame=1, stand_in=True, aliases=TINY_ALIASES,
-    description="seeded random patch transformer, pooled (DESIGN §2 input: 224², CLIP norm)",
-)
-
-PRETRAINED = Encoder(
-    id="tiny-pretrained", modality="image", family="tiny",
     build=lazy("xalign_plugin_image.encoders.tiny_pretrained:build_pretrained_tiny_encoder"),
     preprocess=lazy("xalign_plugin_image.preprocess:preprocess"),
     feature_dim=256, tokens_per_frame=8, stand_in=True,
-    aliases=("xalign-image-tiny-pretrained-1",),
-    description="pretrained on the synthetic world (media-caption contrastive); opt-in: its "
-                "probe reads position at 0.57 where the seeded default reads 0.998",
+    # "tiny-pretrained": its name while it was opt-in
+    aliases=("tiny-pretrained", "xalign-image-tiny-pretrained-1"),
+    description="pretrained on the synthetic world (media-caption contrastive, one objective "
+                "for every modality): the default",
+)
+
+DESIGNED = Encoder(
+    id="tiny-designed", modality="image", family="tiny",
+    build=lazy("xalign_plugin_image.encoders.tiny:build_tiny_encoder"),
+    preprocess=lazy("xalign_plugin_image.preprocess:preprocess"),
+    feature_dim=256, tokens_per_frame=1, stand_in=True, aliases=TINY_ALIASES,
+    description="opt-in baseline, the default of earlier releases: seeded random patch "
+                "transformer with a contrast-normalised half per token, salient pool",
 )
 
 
@@ -70,6 +72,6 @@ def register_modalities(register: Callable[[Modality], None]) -> None:
 @hookimpl
 def register_encoders(register: Callable[[Encoder], None]) -> None:
     register(TINY)
-    register(PRETRAINED)
+    register(DESIGNED)
     for tower_id in TOWERS:
         register(tower_encoder(tower_id))
