@@ -14,8 +14,6 @@ from xalign_plugin_image.loading import EXTENSIONS
 from xalign_plugin_image.synthetic import ATTRIBUTES, EXCLUSIVE, QUESTIONS
 from xalign_plugin_image.towers import TOWERS
 
-TINY_ALIASES = ("xalign-image-tiny-2",)  # what the seeded encoder's projectors recorded before
-
 MODALITY = Modality(
     name="image",
     cue=" image: ",
@@ -46,7 +44,8 @@ DESIGNED = Encoder(
     id="tiny-designed", modality="image", family="tiny",
     build=lazy("xalign_plugin_image.encoders.tiny:build_tiny_encoder"),
     preprocess=lazy("xalign_plugin_image.preprocess:preprocess"),
-    feature_dim=256, tokens_per_frame=1, stand_in=True, aliases=TINY_ALIASES,
+    feature_dim=256, tokens_per_frame=1, stand_in=True,
+    aliases=("xalign-image-tiny-2",),  # the id its projectors recorded in earlier releases
     description="opt-in baseline, the default of earlier releases: seeded random patch "
                 "transformer with a contrast-normalised half per token, salient pool",
 )
