@@ -8,7 +8,9 @@ is fitted per attribute on ``--train`` items of the *val* split and scored on ``
 the *test* split. Neither split shares a seed with the pretraining stream.
 
 ``python bench/bench_encoder_probe.py [--modality audio --modality 3d] [--train 600] [--test 400]``
-(``--source DIR --modality M``: probe the weights ``xalign encoders pretrain --out DIR`` wrote)
+(``--source DIR --modality M``: probe the weights ``xalign encoders pretrain --out DIR`` wrote;
+``--frame I``: one frame's tokens only, which is what a projector reading a clip one frame at
+a time sees of it)
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ def builders(modality: str, source: str | None = None
     return dict(sorted(found.items()))
 
 
-def features(encoder: FrozenEncoder, modality, split: str, n: int
+def features(encoder: FrozenEncoder, modality, split: str, n: int, frame: int | None = None
              ) -> tuple[torch.Tensor, list[dict[str, str]], float]:
-    """Flattened features ``[n, F·T·d]``, labels, and encoder ms per item (after preprocessing).
+    """Flattened features ``[n, F·T·d]`` (``[n, T·d]`` of frame ``frame``), labels, and
+    encoder ms per item (after preprocessing).
 
     Both the designed and the pretrained tiny encoder read the default encoder's input."""
     from xalign.registry import get_registry
@@ -80,8 +83,9 @@ def features(encoder: FrozenEncoder, modality, split: str, n: int
         sample = modality.synthesize(sample_seed(0, split, i))
         inputs = preprocess(sample.raw, False)
         start = time.perf_counter()
-        rows.append(encoder(inputs).flatten().float())
+        encoded = encoder(inputs)
         seconds += time.perf_counter() - start
+        rows.append((encoded if frame is None else encoded[frame]).flatten().float())
         labels.append({k: str(v) for k, v in sample.attributes.items()})
     return torch.stack(rows), labels, 1000 * seconds / n
 
@@ -125,6 +129,8 @@ def main() -> None:
                         help="encoders to probe (default: both)")
     parser.add_argument("--source", help="pretrained weights folder to probe instead of the "
                         "shipped one (one modality)")
+    parser.add_argument("--frame", type=int, help="probe this frame's (window's) tokens "
+                        "only (0: the first, -1: the last)")
     parser.add_argument("--train", type=int, default=600)
     parser.add_argument("--test", type=int, default=400)
     args = parser.parse_args()
@@ -133,7 +139,8 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"CPU: {cpu_flags()}; torch threads 1")
-    print(f"probe: {args.train} val-split items to fit, {args.test} test-split items to score")
+    print(f"probe: {args.train} val-split items to fit, {args.test} test-split items to score"
+          + ("" if args.frame is None else f"; frame {args.frame} only"))
     print(f"{'modality':9} {'attribute':10} {'chance':>7} " + " ".join(
         f"{name:>11}" for name in ("designed", "pretrained")))
     for name in args.modality or MODALITIES:
@@ -144,8 +151,8 @@ def main() -> None:
             if args.encoder and kind not in args.encoder:
                 continue
             encoder = build()
-            train_x, train_l, ms = features(encoder, modality, "val", args.train)
-            test_x, test_l, _ = features(encoder, modality, "test", args.test)
+            train_x, train_l, ms = features(encoder, modality, "val", args.train, args.frame)
+            test_x, test_l, _ = features(encoder, modality, "test", args.test, args.frame)
             speed[kind] = ms
             for attribute, values in modality.attributes.items():
                 index = {v: i for i, v in enumerate(values)}

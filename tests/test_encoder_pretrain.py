@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from xalign.data.synthetic import MAX_ITEMS, MAX_SEED, SPLITS, sample_seed
 from xalign.encoders.pretrain import (
     PRETRAIN_SEED_START,
+    TEXT_DIM,
     contrastive_loss,
     pretrain_seed,
 )
@@ -106,3 +107,33 @@ def test_shipped_pretrained_encoder(modality):
     assert torch.isfinite(features).all()
     assert not any(p.requires_grad for p in encoder.parameters())
     assert module.ENCODER_ID in encoder.encoder_id
+
+
+def test_pretraining_can_start_from_another_encoders_weights(tmp_path):
+    """``PretrainSpec.init``: the network starts from those weights (the video encoder from
+    the image encoder's), and the record names them by digest."""
+    import dataclasses
+    import hashlib
+    import json
+
+    from safetensors.torch import load_file
+
+    from xalign.encoders.pretrain import pretrain, save_result
+
+    image = importlib.import_module(PRETRAINED["image"])
+    start = load_file(str(image.WEIGHTS_DIR / "model.safetensors"))
+    config = dataclasses.replace(image.PRETRAIN.config, steps=1, batch_size=2, lr=0.0)
+
+    def embed(captions):  # a stand-in text tower: no MiniLM needed to check the start
+        return np.stack([np.random.default_rng(list(c.encode())).normal(size=TEXT_DIM)
+                         for c in captions])
+
+    for init in (None, image.WEIGHTS_DIR):
+        spec = dataclasses.replace(image.PRETRAIN, init=init)
+        result = pretrain(spec, config, embed=embed)
+        weights = result.encoder.state_dict()
+        assert all(torch.equal(weights[k], start[k]) for k in start) == (init is not None)
+    save_result(result, spec, config, tmp_path)
+    record = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    assert record["init_sha256"] == hashlib.sha256(
+        (image.WEIGHTS_DIR / "model.safetensors").read_bytes()).hexdigest()

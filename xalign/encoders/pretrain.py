@@ -41,7 +41,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from xalign.data.synthetic import MAX_ITEMS, MAX_SEED, SPLITS
-from xalign.encoders.tiny_pretrained import WEIGHTS_FILE
+from xalign.encoders.tiny_pretrained import WEIGHTS_FILE, load_weights
 from xalign.modality import SyntheticSample
 
 # First seed of the pretraining stream: every split seed sample_seed(seed, split, i) is below.
@@ -81,6 +81,14 @@ class PretrainSpec:
 
     ``build()`` returns a fresh, untrained encoder module mapping ``[N, ...]`` (one frame or
     window each) to ``[N, K, d]``; ``preprocess(raw, train)`` returns ``[F, ...]`` per item.
+    A network whose frames see each other sets ``reads_clips = True`` and maps
+    ``[B, F, ...]`` to ``[B, F, K, d]``; the loss is then taken per frame (each frame's
+    tokens alone must match the clip's caption: a projector reads frames one at a time).
+
+    ``init``: a weights folder that ``init_module`` (a submodule name; "" is the whole
+    network) starts from instead of its random initialisation (e.g. the video encoder's
+    frame network from the image encoder); its digest is recorded, so the run stays
+    reproducible bit for bit.
     """
 
     modality: str
@@ -90,6 +98,8 @@ class PretrainSpec:
     build: Callable[[], nn.Module]
     weights_dir: Path  # where the shipped weights live
     config: PretrainConfig = field(default_factory=PretrainConfig)
+    init: Path | None = None
+    init_module: str = ""
 
 
 @dataclass
@@ -123,15 +133,19 @@ class CaptionBank:
 
 class Head(nn.Module):
     """``[B, F, K, d]`` -> ``[B, TEXT_DIM]``: mean over the K tokens, frames concatenated,
-    one linear map (linear, so what the loss needs stays linear in the features)."""
+    one linear map (linear, so what the loss needs stays linear in the features); with
+    ``per_frame``, ``[B, F, TEXT_DIM]``: each frame mapped alone."""
 
-    def __init__(self, frames: int, dim: int, temperature: float) -> None:
+    def __init__(self, frames: int, dim: int, temperature: float,
+                 per_frame: bool = False) -> None:
         super().__init__()
-        self.proj = nn.Linear(frames * dim, TEXT_DIM)
+        self.per_frame = per_frame
+        self.proj = nn.Linear(dim if per_frame else frames * dim, TEXT_DIM)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return nn.functional.normalize(self.proj(features.mean(2).flatten(1)), dim=-1)
+        pooled = features.mean(2) if self.per_frame else features.mean(2).flatten(1)
+        return nn.functional.normalize(self.proj(pooled), dim=-1)
 
 
 def contrastive_loss(media: torch.Tensor, bank: torch.Tensor, ids: torch.Tensor,
@@ -213,9 +227,12 @@ def pretrain(spec: PretrainSpec, config: PretrainConfig | None = None,
     with deterministic(config.threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         encoder = spec.build()
+        if spec.init is not None:
+            load_weights(encoder.get_submodule(spec.init_module), spec.init)
+        reads_clips = bool(getattr(encoder, "reads_clips", False))
         probe = spec.preprocess(spec.synthesize(pretrain_seed(0)).raw, False)
         frames = probe.shape[0]
-        head = Head(frames, int(encoder.dim), config.temperature)
+        head = Head(frames, int(encoder.dim), config.temperature, per_frame=reads_clips)
         params = [*encoder.parameters(), *head.parameters()]
         optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -226,11 +243,16 @@ def pretrain(spec: PretrainSpec, config: PretrainConfig | None = None,
         for step, (inputs, captions) in enumerate(batches(spec, config.steps,
                                                           config.batch_size)):
             ids = bank.ids(captions)
-            b, f = inputs.shape[:2]
-            features = encode_unique(encoder, inputs.flatten(0, 1))  # [B·F, K, d]
-            media = head(features.view(b, f, *features.shape[1:]))
+            if reads_clips:
+                features = encoder(inputs)  # [B, F, K, d]
+            else:
+                b, f = inputs.shape[:2]
+                features = encode_unique(encoder, inputs.flatten(0, 1))  # [B·F, K, d]
+                features = features.view(b, f, *features.shape[1:])
+            media = head(features)  # [B, D], or [B, F, D] per frame
             scale = head.logit_scale.exp().clamp(max=100.0)
-            loss = contrastive_loss(media, bank.matrix(), ids, scale)
+            loss = torch.stack([contrastive_loss(m, bank.matrix(), ids, scale)
+                                for m in (media.unbind(1) if reads_clips else [media])]).mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -241,6 +263,13 @@ def pretrain(spec: PretrainSpec, config: PretrainConfig | None = None,
                 progress(step, losses[-1])
         encoder.eval()
     return PretrainResult(encoder, head, losses, time.perf_counter() - start)
+
+
+def init_digest(spec: PretrainSpec) -> str | None:
+    """SHA-256 of the weights ``spec`` starts from (None: a random start)."""
+    if spec.init is None:
+        return None
+    return hashlib.sha256((Path(spec.init) / WEIGHTS_FILE).read_bytes()).hexdigest()
 
 
 def _state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -264,6 +293,8 @@ def save_result(result: PretrainResult, spec: PretrainSpec, config: PretrainConf
                  "split": "pretrain stream: seeds >= 3 * MAX_SEED * MAX_ITEMS, never an "
                           "evaluation or training split"},
         "config": asdict(config), "sha256": digest,
+        # the weights it started from, by content (their folder differs per install)
+        "init_sha256": init_digest(spec),
         "torch": torch.__version__,
     }
     (out / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -276,6 +307,12 @@ def save_result(result: PretrainResult, spec: PretrainSpec, config: PretrainConf
 def model_card(spec: PretrainSpec, config: PretrainConfig, digest: str,
                result: PretrainResult) -> str:
     """The model card written next to the weights (the shipped one adds probe accuracies)."""
+    head = ("each frame's tokens are averaged and matched to the clip's caption alone (the "
+            "loss is the mean over frames)" if getattr(result.encoder, "reads_clips", False)
+            else "per frame the tokens are averaged, the frames concatenated")
+    init = "" if spec.init is None else (
+        f"\n- **Start**: `{spec.init_module or 'the network'}` from the weights with SHA-256 "
+        f"`{init_digest(spec)}`, loaded before training.")
     last = result.losses[-min(20, len(result.losses)):]
     first = result.losses[0] if result.losses else float("nan")
     return f"""# {spec.encoder_id}
@@ -284,10 +321,9 @@ Tiny frozen {spec.modality} encoder of xalign's offline default, pretrained (not
 nothing in the network or its objective is computed for a named attribute.
 
 - **Objective**: symmetric InfoNCE between the media and its caption, against the frozen
-  all-MiniLM-L6-v2 text tower (384-d): per frame the {config.batch_size}-item batch's tokens
-  are averaged, the frames concatenated, and a linear head (trained, not shipped with the
-  encoder) maps them to MiniLM space; negatives are every distinct caption seen so far, and
-  items with the same caption share one target (`xalign/encoders/pretrain.py`).
+  all-MiniLM-L6-v2 text tower (384-d): {head}, and a linear head (trained, not shipped with
+  the encoder) maps them to MiniLM space; negatives are every distinct caption seen so far,
+  and items with the same caption share one target (`xalign/encoders/pretrain.py`).{init}
 - **Data**: the synthetic world's own items and captions, items `k = 0 … {config.steps *
   config.batch_size - 1}` of the pretraining stream, generator seed
   `{PRETRAIN_SEED_START} + k`: above every seed of the train, val and test splits (and so of
