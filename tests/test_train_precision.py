@@ -35,6 +35,8 @@ def test_unreadable_cpu_flags_fall_back_to_fp32():
 
 
 def test_detection_reads_the_cpu_flags(monkeypatch):
+    for cap in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):  # a cap in the caller's shell
+        monkeypatch.delenv(cap, raising=False)               # would turn bf16 off (below)
     monkeypatch.setattr(precision, "cpu_flags", lambda: AVX2_ONLY)
     assert choose_precision("auto", cuda=False).mode == "no"
     monkeypatch.setattr(precision, "cpu_flags", lambda: SAPPHIRE)
