@@ -251,7 +251,8 @@ def pretrain(spec: PretrainSpec, config: PretrainConfig | None = None,
                 features = features.view(b, f, *features.shape[1:])
             media = head(features)  # [B, D], or [B, F, D] per frame
             scale = head.logit_scale.exp().clamp(max=100.0)
-            loss = torch.stack([contrastive_loss(m, bank.matrix(), ids, scale)
+            rows = bank.matrix()  # once a step, not once per frame
+            loss = torch.stack([contrastive_loss(m, rows, ids, scale)
                                 for m in (media.unbind(1) if reads_clips else [media])]).mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
